@@ -254,19 +254,23 @@ public enum ICTImporter {
 
         // Jaw weights: the share of each vertex's jawOpen displacement that the hinge rotation explains.
         var jaw = [Float](repeating: 0, count: nv)
+        let noseBase = p.vec3(landmarkVertices[33])
         for i in 0..<nv {
             let x = p.vec3(i)
             let rigid = motion.apply(x) - x
             let d = jawOpenMode.vec3(i)
             let r2 = dot(rigid, rigid)
             if r2 > 1e-10 { jaw[i] = max(0, min(1, dot(d, rigid) / r2)) }
+            // Nothing above the nose's base follows the jaw; tiny shares are noise in the shape data.
+            jaw[i] *= RigFitting.smoothstep(noseBase.y + 0.005, noseBase.y - 0.005, x.y)
+            if jaw[i] < 0.02 { jaw[i] = 0 }
         }
         var movable = [Bool](repeating: true, count: nv)
         for i in lowerTeethVertices { jaw[i] = 1; movable[i] = false }
         for i in upperTeethVertices { jaw[i] = 0; movable[i] = false }
         for range in eyeballVertices.values { for i in range { jaw[i] = 0; movable[i] = false } }
         for i in 24591...26718 { jaw[i] = 0; movable[i] = false }  // lacrimal, blend, occlusion, lashes
-        for i in headNeckVertices where p[3 * i + 1] > joints[Joint.jaw.rawValue].y { jaw[i] = 0; movable[i] = false }
+        for i in 0..<nv where p[3 * i + 1] > noseBase.y + 0.005 { jaw[i] = 0; movable[i] = false }
         RigFitting.smooth(&jaw, triangles: triangles, vertexCount: nv, mask: movable, iterations: 4)
 
         // Head vs neck: a smooth blend across a plane tilted so the chin stays with the head.
