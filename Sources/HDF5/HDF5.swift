@@ -123,6 +123,7 @@ public class HDF5Node: @unchecked Sendable {
             defer { H5Sclose(space) }
             let dcpl = H5Pcreate(headlab_h5p_dataset_create())
             defer { H5Pclose(dcpl) }
+            H5Pset_obj_track_times(dcpl, false)  // no timestamps: identical inputs give identical files
             if let c = chunks ?? (gzip != nil ? shape.map { max(1, $0) } : nil) {
                 H5Pset_chunk(dcpl, Int32(c.count), c.map { hsize_t(max(1, $0)) })
                 if let level = gzip { H5Pset_deflate(dcpl, UInt32(level)) }
@@ -180,7 +181,10 @@ public class HDF5Node: @unchecked Sendable {
             var dims = [hsize_t(strings.count)]
             let space = H5Screate_simple(1, &dims, nil)
             defer { H5Sclose(space) }
-            let d = H5Dcreate2(id, name, type, space, h5Default, h5Default, h5Default)
+            let dcpl = H5Pcreate(headlab_h5p_dataset_create())
+            defer { H5Pclose(dcpl) }
+            H5Pset_obj_track_times(dcpl, false)
+            let d = H5Dcreate2(id, name, type, space, h5Default, dcpl, h5Default)
             guard d >= 0 else { throw error(name, "cannot create dataset") }
             defer { H5Dclose(d) }
             let cStrings = strings.map { strdup($0) }
