@@ -461,7 +461,12 @@ struct Machine {
     // MARK: Literals
 
     /// LONG1/LONG4 payload: little-endian two's complement.
-    static func long(_ b: [UInt8]) -> PickleValue {
+    static func long(_ bytes: [UInt8]) -> PickleValue {
+        // Canonical form: drop high bytes that only repeat the sign.
+        var b = bytes
+        while b.count > 1, let last = b.last, (last == 0 && b[b.count - 2] & 0x80 == 0) || (last == 0xff && b[b.count - 2] & 0x80 != 0) {
+            b.removeLast()
+        }
         if b.isEmpty { return .int(0) }
         if b.count <= 8 {
             var v: UInt64 = 0
@@ -538,6 +543,7 @@ struct Machine {
             case 0x62: out.append(0x08)    // \b
             case 0x66: out.append(0x0c)    // \f
             case 0x76: out.append(0x0b)    // \v
+            case 0x5c, 0x27, 0x22: out.append(e)   // \\ \' \"
             case 0x0a: break               // line continuation
             case 0x78:                     // \xhh
                 guard i + 1 < body.endIndex, let h = hex(body[i]), let lo = hex(body[i + 1]) else { return nil }
