@@ -390,6 +390,64 @@ def lbs(betas, pose, v_template, shapedirs, posedirs, J_regressor, parents, lbs_
     return verts, posed_joints
 
 
+def ibug_layout():
+    """68 iBUG points (x, y) in metres on a frontal face layout; subject's right (-x) first."""
+    pts = []
+    for k in range(17):                                   # jaw contour 0-16
+        a = np.pi * k / 16
+        pts.append((-0.062 * np.cos(a), 0.03 - 0.11 * np.sin(a)))
+    for k in range(5):                                    # brows 17-21, 22-26
+        pts.append((-0.052 + 0.009 * k, 0.05 + 0.004 * np.sin(np.pi * k / 4)))
+    for k in range(5):
+        pts.append((0.016 + 0.009 * k, 0.05 + 0.004 * np.sin(np.pi * (4 - k) / 4)))
+    for k in range(4):                                    # nose bridge 27-30
+        pts.append((0.0, 0.03 - 0.012 * k))
+    for k in range(5):                                    # nose base 31-35
+        pts.append((-0.014 + 0.007 * k, -0.014 - 0.003 * np.sin(np.pi * k / 4)))
+    for cx in (-0.034, 0.034):                            # eyes 36-41, 42-47
+        for k in range(6):
+            a = np.pi * k / 3
+            pts.append((cx - 0.012 * np.cos(a), 0.03 + 0.005 * np.sin(a)))
+    for k in range(12):                                   # outer lips 48-59
+        a = 2 * np.pi * k / 12
+        pts.append((-0.026 * np.cos(a), -0.045 + 0.013 * np.sin(a)))
+    for k in range(8):                                    # inner lips 60-67
+        a = 2 * np.pi * k / 8
+        pts.append((-0.016 * np.cos(a), -0.045 + 0.004 * np.sin(a)))
+    return np.array(pts)
+
+
+def nhead_faces(F, nhead):
+    return int(np.sum(F.max(axis=1) < nhead))
+
+
+def embed_landmarks(V, F, xy):
+    """Front-most hit of a ray from (x, y, +1) along -z on triangles F: (face, barycentrics)."""
+    faces, bary = [], []
+    for x, y in xy:
+        best = None
+        o, d = np.array([x, y, 1.0]), np.array([0.0, 0.0, -1.0])
+        for fi, (a, b, c) in enumerate(F):
+            e1, e2 = V[b] - V[a], V[c] - V[a]
+            p = np.cross(d, e2)
+            det = e1 @ p
+            if abs(det) < 1e-12:
+                continue
+            t_ = o - V[a]
+            u = (t_ @ p) / det
+            q = np.cross(t_, e1)
+            v = (d @ q) / det
+            dist = (e2 @ q) / det
+            if u < -1e-9 or v < -1e-9 or u + v > 1 + 1e-9 or dist <= 0:
+                continue
+            if best is None or dist < best[0]:
+                best = (dist, fi, np.array([1 - u - v, u, v]))
+        assert best is not None, (x, y)
+        faces.append(best[1])
+        bary.append(np.clip(best[2], 0, 1) / np.clip(best[2], 0, 1).sum())
+    return np.array(faces), np.array(bary)
+
+
 def flame_fixture():
     V_t, F_t, nhead, eyes, jaw_mask = build_head()
     V, F = len(V_t), len(F_t)
@@ -500,12 +558,10 @@ def flame_fixture():
     masks = {k: np.asarray(v, dtype=np.int64) for k, v in masks.items()}
     write(os.path.join(FLAME_DIR, "FLAME_masks.pkl"), pickle.dumps(masks, protocol=2))
 
-    # Landmarks: 68 on front faces with random barycentrics (DECA's landmark_embedding.npy is a
-    # pickled dict holding numpy arrays and, for the dynamic contour, torch tensors).
-    front = np.array([i for i, tri in enumerate(F_t) if i < (len(F_t) - 40) and V_t[tri, 2].mean() > 0.03])
-    lmk_faces = front[np.arange(68) % len(front)]
-    bary = rng.uniform(0.1, 1.0, (68, 3))
-    bary /= bary.sum(axis=1, keepdims=True)
+    # Landmarks: the 68 iBUG points of a simple frontal face layout, projected along -z onto the
+    # head (not the eyeballs), as faces + barycentrics. (DECA's landmark_embedding.npy is a pickled
+    # dict holding numpy arrays and, for the dynamic contour, torch tensors.)
+    lmk_faces, bary = embed_landmarks(V_t, F_t[:nhead_faces(F_t, nhead)], ibug_layout())
     emb = {
         "static_lmk_faces_idx": lmk_faces[17:].astype(np.int64),
         "static_lmk_bary_coords": bary[17:],
