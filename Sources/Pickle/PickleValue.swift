@@ -249,11 +249,23 @@ public struct NDArray: Sendable {
 
     /// All elements as Floats in C order. `nil` for non-numeric dtypes.
     public func floats() -> [Float]? {
-        if dtype.kind == .float && dtype.itemSize == 4 && !dtype.bigEndian && !fortranOrder && data.count >= 4 * count {
-            let n = count
+        let n = count
+        if dtype.kind == .float, dtype.itemSize == 8 || dtype.itemSize == 4, data.count >= n * dtype.itemSize {
+            // Fast path for the common float types.
+            let perm = storageIndices()
+            let size = dtype.itemSize, big = dtype.bigEndian
             return [Float](unsafeUninitializedCapacity: n) { buf, done in
                 data.withUnsafeBytes { raw in
-                    for i in 0..<n { buf[i] = Float(bitPattern: raw.loadUnaligned(fromByteOffset: 4 * i, as: UInt32.self).littleEndian) }
+                    for c in 0..<n {
+                        let off = (perm?[c] ?? c) * size
+                        if size == 8 {
+                            let b = raw.loadUnaligned(fromByteOffset: off, as: UInt64.self)
+                            buf[c] = Float(Double(bitPattern: big ? UInt64(bigEndian: b) : UInt64(littleEndian: b)))
+                        } else {
+                            let b = raw.loadUnaligned(fromByteOffset: off, as: UInt32.self)
+                            buf[c] = Float(bitPattern: big ? UInt32(bigEndian: b) : UInt32(littleEndian: b))
+                        }
+                    }
                 }
                 done = n
             }
