@@ -164,13 +164,14 @@ public enum FLAMEImporter {
             jointRegressor = jd.values
 
             let kt = try field("kintree_table")
-            let ka: (values: [Int64], shape: [Int])
-            do { ka = try kt.int64Array() } catch { throw fail("kintree_table", "expected [2,\(nj)] integer array, got \(kt.value.typeName)") }
+            let ka: (values: [Double], shape: [Int])
+            do { ka = try kt.doubleArray() } catch { throw fail("kintree_table", "expected [2,\(nj)] integer array, got \(kt.value.typeName)") }
             guard ka.shape == [2, nj] else { throw fail("kintree_table", "expected [2,\(nj)], got shape \(ka.shape)") }
-            // The root's parent is -1, stored as 4294967295 in FLAME's uint32 table.
-            let parents = ka.values[0..<nj].map { $0 == 4_294_967_295 || $0 == Int64(UInt64.max >> 1) ? -1 : $0 }
+            // The root's parent is -1, stored as 4294967295 in FLAME's uint32 table (2^64-1 in uint64).
+            let parents = ka.values[0..<nj].map { $0 >= 4_294_967_295 || $0 == -1 ? -1 : Int64(exactly: $0) ?? -2 }
+            let children = ka.values[nj...].map { Int64(exactly: $0) ?? -2 }
             let expected: [Int64] = Joint.allCases.map { Int64($0.parent?.rawValue ?? -1) }
-            guard parents == expected, Array(ka.values[nj...]) == (0..<nj).map(Int64.init) else {
+            guard parents == expected, children == (0..<nj).map(Int64.init) else {
                 throw fail("kintree_table", "parents \(parents) are not FLAME's \(expected) (root, neck, jaw, left eye, right eye)")
             }
         }

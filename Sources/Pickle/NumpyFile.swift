@@ -260,6 +260,12 @@ enum Inflate {
         var bitCount = 0
         var out: [UInt8] = []
         let name: String
+        var limit = Int.max
+
+        /// Output may not exceed what the zip directory promised (guards against decompression bombs).
+        func checkLimit(_ extra: Int) throws {
+            if out.count + extra > limit { throw corrupt("more data than the zip entry says") }
+        }
 
         func corrupt(_ r: String) -> PickleError { .malformed(file: name, offset: pos, opcode: "deflate", reason: r) }
 
@@ -295,7 +301,7 @@ enum Inflate {
         mutating func codes(_ lit: Huffman, _ dist: Huffman) throws {
             while true {
                 let sym = try decode(lit)
-                if sym < 256 { out.append(UInt8(sym)); continue }
+                if sym < 256 { try checkLimit(1); out.append(UInt8(sym)); continue }
                 if sym == 256 { return }
                 let li = sym - 257
                 guard li < 29 else { throw corrupt("bad length symbol") }
@@ -304,6 +310,7 @@ enum Inflate {
                 guard ds < 30 else { throw corrupt("bad distance symbol") }
                 let d = State.distBase[ds] + (try bits(State.distExtra[ds]))
                 guard d <= out.count else { throw corrupt("distance too far back") }
+                try checkLimit(len)
                 let from = out.count - d
                 for k in 0..<len { out.append(out[from + k]) }
             }
@@ -317,6 +324,7 @@ enum Inflate {
             guard len == (~nlen & 0xffff) else { throw corrupt("stored block length check") }
             pos += 4
             guard pos + len <= input.count else { throw PickleError.truncated(file: name, offset: pos, opcode: "deflate stored block") }
+            try checkLimit(len)
             out += input[pos..<(pos + len)]
             pos += len
         }
@@ -361,7 +369,8 @@ enum Inflate {
 
     static func decompress(_ input: [UInt8], expectedSize: Int, name: String) throws -> [UInt8] {
         var s = State(input: input, name: name)
-        s.out.reserveCapacity(expectedSize)
+        s.limit = max(expectedSize, 0)
+        s.out.reserveCapacity(min(max(expectedSize, 0), 1 << 30))
         var last = 0
         repeat {
             last = try s.bits(1)
@@ -371,7 +380,6 @@ enum Inflate {
             case 2: try s.dynamic()
             default: throw s.corrupt("invalid block type")
             }
-            guard s.out.count <= max(expectedSize, 0) else { throw s.corrupt("more data than the zip entry says") }
         } while last == 0
         return s.out
     }

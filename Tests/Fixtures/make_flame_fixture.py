@@ -236,6 +236,7 @@ def generic_pickles():
     obj["i16"] = np.array([[-3, 4]], dtype=np.int16)
     obj["scalar_f8"] = np.float64(2.5)
     obj["scalar_i4"] = np.int32(-9)
+    obj["csr"] = sp.csr_matrix(np.array([[0.0, 2.0, 0.0], [3.0, 0.0, 4.0]]))   # modern scipy.sparse._csr
     expected = {
         "big": str(2 ** 100 + 5), "bigneg": str(-(2 ** 70)),
         "text": obj["text"], "bytes": list(obj["bytes"]),

@@ -67,6 +67,9 @@ final class PickleTests: XCTestCase {
         XCTAssertEqual(v["scalar_f8"]?.doubleValue, 2.5, file)
         XCTAssertEqual(v["scalar_i4"]?.intValue, -9, file)
         XCTAssertEqual(try root.key("scalar_f8").doubleArray().shape, [], file)
+        let csr = try root.key("csr").sparse()
+        XCTAssertEqual(csr.format, .csr, file)
+        XCTAssertEqual(csr.dense(), [0, 2, 0, 3, 0, 4], file)
     }
 
     func testProtocol0() throws { try checkValues("values_p0.pkl") }
@@ -247,6 +250,25 @@ final class PickleTests: XCTestCase {
             XCTAssertEqual(path, "ch")
             XCTAssertEqual(key, "nope")
         }
+    }
+
+    func testInstAndObjOpcodes() throws {
+        // Python 2 old-style instance at protocol 0: INST, then BUILD with a dict.
+        let inst = try Unpickler.load(data: Array("(i__main__\nFoo\n(dp0\nS'a'\np1\nI1\nsb.".utf8), name: "inst.pkl")
+        guard case let .object(o) = inst else { return XCTFail("\(inst)") }
+        XCTAssertEqual(o.qualifiedName, "__main__.Foo")
+        XCTAssertEqual(o.construction, .inst)
+        XCTAssertEqual(o.args, [])
+        XCTAssertEqual(o.state?["a"], .int(1))
+        XCTAssertEqual(try PickleField(inst, file: "inst.pkl").key("a").int(), 1)
+        // OBJ (protocol 1): class and arguments after a MARK.
+        let obj = try Unpickler.load(data: Array("(c__main__\nFoo\nK\u{02}o.".utf8), name: "obj.pkl")
+        guard case let .object(o2) = obj else { return XCTFail("\(obj)") }
+        XCTAssertEqual(o2.args, [.int(2)])
+        XCTAssertEqual(o2.construction, .inst)
+        // REDUCE of an unknown callable keeps callable and arguments; DUP and POP_MARK work.
+        let r = try Unpickler.load(data: Array("cmod\nfn\n(K".utf8) + [1, 0x4b, 2, 0x31, 0x4b, 3, 0x32, 0x86, 0x52, 0x2e], name: "r.pkl")
+        XCTAssertEqual(r, .object(PickleObject(callable: .global(module: "mod", name: "fn"), args: [.int(3), .int(3)], construction: .reduce)))
     }
 
     func testNestedListsAsArrays() throws {
