@@ -12,6 +12,7 @@ let package = Package(
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
+        .package(url: "https://github.com/jpsim/Yams", from: "6.2.2"),
     ],
     targets: [
         // Thin shims over the system libraries (apt: libembree-dev libhdf5-dev libpng-dev libopenblas-dev).
@@ -29,10 +30,13 @@ let package = Package(
         .target(name: "Pickle", swiftSettings: nativeSwift),
         .target(name: "HeadModels", dependencies: ["Geometry", "HDF5", "Pickle"], swiftSettings: nativeSwift),
         .target(name: "Imaging", dependencies: ["_CPNG"], swiftSettings: nativeSwift),
-        .target(name: "Rendering", dependencies: ["_CEmbree", "Geometry"], swiftSettings: nativeSwift),
+        .target(name: "Rendering", dependencies: ["_CEmbree", "Geometry", "HeadModels"], swiftSettings: nativeSwift),
+        .target(name: "Corpus", dependencies: ["HDF5", "Imaging", "Rendering", "HeadModels"], swiftSettings: nativeSwift),
+        .target(name: "Generation", dependencies: ["Corpus", "Rendering", "HeadModels", "Geometry",
+                                                   .product(name: "Yams", package: "Yams")], swiftSettings: nativeSwift),
         .target(name: "NNCore", dependencies: ["_COpenBLAS"], swiftSettings: nativeSwift),
         .executableTarget(name: "headlab", dependencies: [
-            "HeadModels", "Geometry", "HDF5",
+            "HeadModels", "Geometry", "HDF5", "Rendering", "Corpus", "Generation",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ], swiftSettings: nativeSwift),
 
@@ -44,6 +48,8 @@ let package = Package(
         .testTarget(name: "HeadModelsTests", dependencies: ["HeadModels", "TestSupport"]),
         .testTarget(name: "ImagingTests", dependencies: ["Imaging", "TestSupport"]),
         .testTarget(name: "RenderingTests", dependencies: ["Rendering", "TestSupport"]),
+        .testTarget(name: "CorpusTests", dependencies: ["Corpus", "TestSupport"]),
+        .testTarget(name: "GenerationTests", dependencies: ["Generation", "TestSupport"]),
         .testTarget(name: "NNCoreTests", dependencies: ["NNCore", "TestSupport"]),
     ],
     // One decision for the whole package: Swift 5 language mode. The C-facing stages hand raw

@@ -1,0 +1,48 @@
+import Foundation
+import HDF5
+
+/// Merges shard files of one corpus (same recipe, seed, count) into a single file, rows in index
+/// order. Every shard must be complete; the result is written under a temporary name and renamed.
+public enum CorpusMerge {
+    public static func merge(shards: [String], output: String) throws {
+        guard !shards.isEmpty else { throw CorpusError(file: output, reason: "no shards given") }
+        let readers = try shards.map { try CorpusReader(path: $0) }.sorted { $0.header.firstIndex < $1.header.firstIndex }
+        defer { readers.forEach { $0.close() } }
+        var expected = 0
+        let first = readers[0].header
+        for r in readers {
+            var h = r.header
+            h.firstIndex = first.firstIndex; h.rows = first.rows
+            guard h == first else { throw CorpusError(file: r.path, reason: "not a shard of the same corpus as \(readers[0].path)") }
+            guard r.header.firstIndex == expected else {
+                throw CorpusError(file: r.path, reason: "starts at sample \(r.header.firstIndex), expected \(expected) (missing or overlapping shard)")
+            }
+            guard r.completeRows.allSatisfy({ $0 }) else { throw CorpusError(file: r.path, reason: "incomplete shard: finish it with --resume first") }
+            expected += r.header.rows
+        }
+        guard expected == first.count else { throw CorpusError(file: output, reason: "shards cover \(expected) of \(first.count) samples") }
+        var header = first
+        header.firstIndex = 0; header.rows = first.count
+        let tmp = URL(fileURLWithPath: output).deletingLastPathComponent().appendingPathComponent(".\(URL(fileURLWithPath: output).lastPathComponent).tmp-\(getpid())").path
+        do {
+            let writer = try CorpusWriter(path: tmp, header: header, resume: false)
+            let names = CorpusSchema.imageChannels.map(\.name) + CorpusSchema.sampleValues(identity: header.identityCount, expression: header.expressionCount).map(\.0)
+            for name in names {
+                let dst = writer.datasets[name]!
+                for r in readers {
+                    let src = try r.dataset(name)
+                    for row in 0..<r.header.rows {
+                        let bytes = try src.readRowBytes(row)
+                        try bytes.withUnsafeBytes { try dst.writeRow(r.header.firstIndex + row, bytes: $0) }
+                    }
+                }
+            }
+            writer.close()
+            if FileManager.default.fileExists(atPath: output) { try FileManager.default.removeItem(atPath: output) }
+            try FileManager.default.moveItem(atPath: tmp, toPath: output)
+        } catch {
+            try? FileManager.default.removeItem(atPath: tmp)
+            throw error
+        }
+    }
+}

@@ -1,0 +1,230 @@
+import Foundation
+import Geometry
+import HeadModels
+import Rendering
+
+/// Everything random about one sample, drawn from its own stream: sample k depends only on
+/// (recipe, seed, k), never on threads or shards.
+public struct SampleSpec: Sendable {
+    public var index: Int
+    public var subject: Int
+    public var view: Int
+    public var parameters: HeadParameters
+    public var camera: Camera
+    public var appearance: Appearance
+    public var lighting: Lighting
+    public var background: Background
+    public var effects: CameraEffects
+    public var renderSeed: UInt64
+}
+
+/// Draws sample specs from a recipe and renders them.
+public final class Generator: @unchecked Sendable {
+    public let recipe: Recipe
+    public let model: HeadModel
+    public let labels: HeadLabelTable
+    public let seed: UInt64
+    let device: EmbreeDevice
+    /// The rest-pose head centre (between the ears, at eye height), placed at the world origin.
+    let headCentre: SIMD3<Float>
+    let headHeight: Float
+
+    public init(recipe: Recipe, model: HeadModel, seed: UInt64) throws {
+        self.recipe = recipe; self.model = model; self.seed = seed
+        labels = HeadLabelTable(model: model)
+        device = try EmbreeDevice()
+        let lm = model.landmarkPositions(vertices: model.template)
+        let eyes = (lm[36] + lm[45]) / 2
+        let ears = (lm[0] + lm[16]) / 2
+        headCentre = SIMD3(0, (eyes.y + lm[8].y) / 2 + 0.25 * (eyes.y - lm[8].y), (eyes.z + ears.z) / 2 - 0.02)
+        headHeight = 1.9 * (eyes.y - lm[8].y) + 0.08
+    }
+
+    var views: Int { recipe.rig == .multiView ? recipe.cameras : 1 }
+
+    /// The spec of sample `k`.
+    public func spec(_ k: Int) -> SampleSpec {
+        let subject = k / views, view = k % views
+        let root = SplitMix64(seed: seed)
+        var subjectRng = root.derive(UInt64(subject))
+        var sampleRng = root.derive(0x5A3B_0000_0000 | UInt64(k))
+
+        var headRng = subjectRng.derive(1)
+        var sampler = HeadSampler()
+        sampler.identitySpread = recipe.identitySpread
+        sampler.neutralProbability = recipe.neutralProbability
+        sampler.asymmetryProbability = recipe.asymmetryProbability
+        sampler.neckRange = recipe.neck * (Float.pi / 180)
+        sampler.gazeRange = recipe.gaze * (Float.pi / 180)
+        var params = sampler.sample(model, rng: &headRng)
+
+        var appRng = subjectRng.derive(2)
+        let appearance = sampleAppearance(&appRng)
+        // Multi-view: one subject, one lighting, many cameras. In the wild: all per sample.
+        var sceneRng = recipe.rig == .multiView ? subjectRng.derive(3) : sampleRng.derive(3)
+        let lighting = sampleLighting(&sceneRng)
+        var bgRng = sceneRng.derive(4)
+        let background = sampleBackground(&bgRng)
+        var fxRng = sampleRng.derive(5)
+        let effects = sampleEffects(&fxRng)
+        _ = subjectRng.next()
+
+        var camRng = sampleRng.derive(6)
+        var renderRng = sampleRng.derive(7)
+        let renderSeed = renderRng.next()
+        let camera: Camera
+        if recipe.rig == .multiView {
+            params.global = RigidTransform(rotation: .identity, translation: -headCentre)
+            camera = rigCamera(view)
+        } else {
+            let deg = Float.pi / 180
+            let r = Mat3.rotation(yaw: camRng.uniform(-1, 1) * recipe.yaw * deg, pitch: camRng.uniform(-1, 1) * recipe.pitch * deg,
+                                  roll: camRng.uniform(-1, 1) * recipe.roll * deg)
+            params.global = RigidTransform(rotation: r, translation: -(r * headCentre))
+            camera = wildCamera(&camRng)
+        }
+        return SampleSpec(index: k, subject: subject, view: view, parameters: params, camera: camera, appearance: appearance,
+                          lighting: lighting, background: background, effects: effects, renderSeed: renderSeed)
+    }
+
+    func wildCamera(_ rng: inout SplitMix64) -> Camera {
+        let w = recipe.width, h = recipe.height
+        let focalMM = exp(rng.uniform(log(recipe.focalMM.lo), log(recipe.focalMM.hi)))
+        let f = focalMM / 36 * Float(max(w, h))
+        var fill = rng.uniform(recipe.fill.lo, recipe.fill.hi)
+        var jitter = recipe.framingJitter
+        if rng.bernoulli(recipe.cropProbability) { fill *= rng.uniform(1.5, 2.5); jitter *= 3 }
+        let distance = f * headHeight / (fill * Float(h))
+        let shift = SIMD2(rng.uniform(-1, 1), rng.uniform(-1, 1)) * jitter * SIMD2(Float(w), Float(h))
+        var cam = Camera.lookAt(eye: SIMD3(0, 0, distance), target: .zero, width: w, height: h, fx: f,
+                                principal: SIMD2(Float(w) / 2 + shift.x, Float(h) / 2 + shift.y))
+        if recipe.distortion > 0 {
+            cam.distortion = SIMD4(rng.uniform(-1, 1) * recipe.distortion, 0, 0, 0)
+        }
+        return cam
+    }
+
+    /// The capture rig: 13 cameras by default (7 at eye level from −90° to 90°, 4 above, 2 below),
+    /// otherwise a Fibonacci spread over the frontal hemisphere.
+    public func rigCamera(_ view: Int) -> Camera {
+        let deg = Float.pi / 180
+        let (az, el): (Float, Float)
+        if recipe.cameras == 13 {
+            let layout: [(Float, Float)] = [(-90, 0), (-60, 0), (-30, 0), (0, 0), (30, 0), (60, 0), (90, 0),
+                                             (-55, 30), (-18, 32), (18, 32), (55, 30), (-25, -25), (25, -25)]
+            (az, el) = layout[view]
+        } else {
+            let n = Float(recipe.cameras), i = Float(view) + 0.5
+            el = asin(0.8 * (1 - 2 * i / n)) / deg * 0.6
+            az = (Float(view) * 137.508).truncatingRemainder(dividingBy: 180) - 90
+        }
+        let d = recipe.rigDistance
+        let eye = SIMD3(d * cos(el * deg) * sin(az * deg), d * sin(el * deg), d * cos(el * deg) * cos(az * deg))
+        let f = recipe.rigFocalMM / 36 * Float(max(recipe.width, recipe.height))
+        return Camera.lookAt(eye: eye, target: .zero, width: recipe.width, height: recipe.height, fx: f)
+    }
+
+    func sampleAppearance(_ rng: inout SplitMix64) -> Appearance {
+        var a = Appearance()
+        a.melanin = rng.uniform(recipe.melanin.lo, recipe.melanin.hi)
+        a.melanin = recipe.melanin.lo + (recipe.melanin.hi - recipe.melanin.lo) * pow(rng.uniform(), 1.3)
+        a.hemoglobin = rng.uniform(recipe.hemoglobin.lo, recipe.hemoglobin.hi)
+        a.oiliness = rng.uniform(recipe.oiliness.lo, recipe.oiliness.hi)
+        a.roughness = rng.uniform(0.3, 0.55)
+        a.blotchiness = rng.uniform(0.1, 0.6)
+        a.freckles = rng.bernoulli(recipe.freckleProbability) && a.melanin < 0.35 ? rng.uniform(0.2, 1) : 0
+        a.redness = rng.uniform(0.1, 0.7)
+        a.poreStrength = rng.uniform(0.1, 0.5)
+        let irisPalette: [SIMD3<Float>] = [SIMD3(0.20, 0.10, 0.04), SIMD3(0.10, 0.05, 0.02), SIMD3(0.15, 0.25, 0.35),
+                                           SIMD3(0.20, 0.25, 0.12), SIMD3(0.28, 0.18, 0.08), SIMD3(0.25, 0.30, 0.38)]
+        a.irisColor = irisPalette[Int(rng.next() % UInt64(irisPalette.count))] * rng.uniform(0.7, 1.3)
+        let hair = rng.uniform(0, 1)
+        a.browColor = SIMD3(0.02, 0.015, 0.01) + hair * SIMD3(0.25, 0.15, 0.07) * (1 - a.melanin)
+        a.pupilAngle = rng.uniform(0.08, 0.16)
+        a.noiseSeed = rng.next()
+        return a
+    }
+
+    static func pick(_ weights: [String: Float], _ rng: inout SplitMix64) -> String {
+        let keys = weights.keys.sorted()
+        let total = keys.reduce(Float(0)) { $0 + weights[$1]! }
+        var u = rng.uniform() * total
+        for k in keys { u -= weights[k]!; if u < 0 { return k } }
+        return keys.last!
+    }
+
+    func randomDirection(_ rng: inout SplitMix64, minElevation: Float, maxElevation: Float, frontal: Bool) -> SIMD3<Float> {
+        let el = rng.uniform(minElevation, maxElevation)
+        let az = frontal ? rng.uniform(-Float.pi * 0.6, Float.pi * 0.6) : rng.uniform(-Float.pi, Float.pi)
+        return SIMD3(cos(el) * sin(az), sin(el), cos(el) * cos(az))
+    }
+
+    func sampleLighting(_ rng: inout SplitMix64) -> Lighting {
+        var l = Lighting()
+        var e = Environment()
+        switch Generator.pick(recipe.environments, &rng) {
+        case "studio":
+            let g = rng.uniform(0.25, 0.7)
+            e.top = SIMD3(repeating: g * 1.1); e.horizon = SIMD3(repeating: g * 0.8); e.bottom = SIMD3(repeating: g * 0.35)
+            for _ in 0..<(1 + Int(rng.next() % 3)) {
+                e.blobs.append(.init(direction: randomDirection(&rng, minElevation: -0.1, maxElevation: 1.0, frontal: true),
+                                     color: SIMD3(repeating: rng.uniform(0.6, 2.5)) * SIMD3(1, rng.uniform(0.95, 1.02), rng.uniform(0.9, 1.05)),
+                                     sharpness: rng.uniform(6, 30)))
+            }
+        case "outdoor":
+            let k = rng.uniform(0.5, 1.4)
+            e.top = SIMD3(0.30, 0.50, 0.95) * k; e.horizon = SIMD3(0.85, 0.88, 0.92) * k; e.bottom = SIMD3(0.28, 0.24, 0.18) * k
+            e.blobs.append(.init(direction: randomDirection(&rng, minElevation: 0.15, maxElevation: 1.2, frontal: false),
+                                 color: SIMD3(9, 8, 6.5) * rng.uniform(0.2, 2.5), sharpness: rng.uniform(150, 900)))
+        default:
+            let k = rng.uniform(0.1, 0.35)
+            e.top = SIMD3(repeating: k) * SIMD3(1, 0.95, 0.85); e.horizon = SIMD3(repeating: k * 0.8); e.bottom = SIMD3(repeating: k * 0.4)
+            for _ in 0..<(1 + Int(rng.next() % 3)) {
+                let hue = SIMD3(rng.uniform(0.4, 1.2), rng.uniform(0.4, 1.0), rng.uniform(0.3, 1.2))
+                e.blobs.append(.init(direction: randomDirection(&rng, minElevation: -0.2, maxElevation: 1.0, frontal: false),
+                                     color: hue * rng.uniform(0.8, 3), sharpness: rng.uniform(15, 80)))
+            }
+        }
+        l.environment = e
+        let count = Int(rng.uniform(recipe.lightCount.lo, recipe.lightCount.hi + 0.999))
+        for _ in 0..<count {
+            let d = randomDirection(&rng, minElevation: -0.3, maxElevation: 1.1, frontal: true)
+            let dist = rng.uniform(0.8, 2.5)
+            let warm = rng.uniform(-1, 1)
+            let color = SIMD3(1 + 0.15 * warm, 1, 1 - 0.2 * warm) * rng.uniform(recipe.lightIntensity.lo, recipe.lightIntensity.hi) * dist * dist
+            l.lights.append(Light(position: d * dist, color: color, radius: rng.uniform(0.02, 0.3)))
+        }
+        return l
+    }
+
+    func sampleBackground(_ rng: inout SplitMix64) -> Background {
+        var b = Background()
+        b.kind = Background.Kind(rawValue: Generator.pick(recipe.backgrounds, &rng)) ?? .gradient
+        b.colorA = SIMD3(rng.uniform(0, 0.6), rng.uniform(0, 0.6), rng.uniform(0, 0.6))
+        b.colorB = SIMD3(rng.uniform(0, 0.9), rng.uniform(0, 0.9), rng.uniform(0, 0.9))
+        b.scale = rng.uniform(2, 12)
+        b.seed = rng.next()
+        return b
+    }
+
+    func sampleEffects(_ rng: inout SplitMix64) -> CameraEffects {
+        var e = CameraEffects()
+        e.exposure = exp(rng.uniform(log(recipe.exposure.lo), log(recipe.exposure.hi)))
+        let wb = recipe.whiteBalance
+        e.whiteBalance = SIMD3(1 + rng.uniform(-wb, wb), 1, 1 + rng.uniform(-wb, wb))
+        e.noiseSigma = rng.uniform(recipe.sensorNoise.lo, recipe.sensorNoise.hi)
+        e.blurRadius = rng.bernoulli(recipe.blurProbability) ? 1 + Int(rng.next() % 2) : 0
+        e.compressionQuality = rng.bernoulli(recipe.compressionProbability) ? Int(rng.uniform(40, 90)) : 0
+        return e
+    }
+
+    /// Renders sample `spec` into `film` (reused across samples) and returns its landmarks.
+    public func render(_ spec: SampleSpec, into film: Film, threads: Int = 0) throws -> LandmarkSet {
+        let posed = model.pose(spec.parameters)
+        let scene = try HeadScene(device: device, model: model, labels: labels, posed: posed, global: spec.parameters.global)
+        let integrator = Integrator(appearance: spec.appearance, lighting: spec.lighting, background: spec.background,
+                                    effects: spec.effects, settings: RenderSettings(samplesPerPixel: recipe.samplesPerPixel, threads: threads))
+        integrator.render(scene, camera: spec.camera, seed: spec.renderSeed, into: film)
+        return scene.landmarks(camera: spec.camera)
+    }
+}

@@ -1,0 +1,244 @@
+import Foundation
+import Yams
+
+/// A recipe error names the file, the line and the key path.
+public struct RecipeError: Error, CustomStringConvertible, Equatable {
+    public var file: String
+    public var line: Int?
+    public var key: String
+    public var reason: String
+    public var description: String { "\(file)\(line.map { ":\($0)" } ?? ""): \(key.isEmpty ? "" : key + ": ")\(reason)" }
+}
+
+/// A uniform range `[lo, hi]`; a single number in YAML means `lo == hi`.
+public struct UniformRange: Equatable, Sendable {
+    public var lo: Float, hi: Float
+    public init(_ lo: Float, _ hi: Float) { self.lo = lo; self.hi = hi }
+}
+
+/// Everything a corpus is made from. Every field has a default (the quickstart's), so a recipe
+/// only states what it changes. Angles in degrees, lengths in metres.
+public struct Recipe: Equatable, Sendable {
+    public var name = "quickstart"
+    /// "default" (the built-in MakeHuman model) or a path to a prepared model file.
+    public var model = "default"
+    public var width = 256, height = 256
+    public var samplesPerPixel = 8
+
+    public enum RigKind: String, Sendable { case inTheWild = "in_the_wild", multiView = "multi_view" }
+    public var rig = RigKind.inTheWild
+    // In the wild.
+    public var yaw: Float = 90, pitch: Float = 40, roll: Float = 20
+    public var focalMM = UniformRange(24, 135)          // full-frame equivalent
+    public var fill = UniformRange(0.45, 0.8)           // head height / image height
+    public var framingJitter: Float = 0.08              // of the image size
+    public var cropProbability: Float = 0.08
+    public var distortion: Float = 0                    // max |k1|
+    // Multi-view.
+    public var cameras = 13
+    public var rigDistance: Float = 1.0
+    public var rigFocalMM: Float = 50
+
+    // Head.
+    public var identitySpread: Float = 1
+    public var neutralProbability: Float = 0.2
+    public var asymmetryProbability: Float = 0.25
+    public var neck = SIMD3<Float>(28, 17, 8)           // yaw, pitch, roll ranges of the neck joint
+    public var gaze = SIMD2<Float>(23, 14)
+
+    // Appearance.
+    public var melanin = UniformRange(0.02, 0.85)
+    public var hemoglobin = UniformRange(0.02, 0.1)
+    public var oiliness = UniformRange(0.1, 0.6)
+    public var freckleProbability: Float = 0.2
+
+    // Lighting and background.
+    public var environments: [String: Float] = ["studio": 1, "outdoor": 1, "indoor": 1]
+    public var lightCount = UniformRange(0, 3)
+    public var lightIntensity = UniformRange(0.5, 3)
+    public var backgrounds: [String: Float] = ["environment": 1, "gradient": 1, "noise": 1, "clutter": 1]
+
+    // Camera effects.
+    public var exposure = UniformRange(0.7, 1.4)
+    public var whiteBalance: Float = 0.1
+    public var sensorNoise = UniformRange(0, 4)
+    public var blurProbability: Float = 0.15
+    public var compressionProbability: Float = 0.15
+
+    /// gzip level per channel (0 = none). Unlisted channels are stored uncompressed.
+    public var gzip: [String: Int] = [:]
+
+    /// The recipe's own text, stored in the corpus.
+    public var text = ""
+
+    public init() {}
+
+    public static func load(path: String) throws -> Recipe {
+        guard let data = FileManager.default.contents(atPath: path) else {
+            throw RecipeError(file: path, line: nil, key: "", reason: "cannot read the recipe (no such file?)")
+        }
+        guard let text = String(data: data, encoding: .utf8) else {
+            throw RecipeError(file: path, line: nil, key: "", reason: "not UTF-8 text")
+        }
+        return try parse(text, file: path)
+    }
+
+    public static func parse(_ text: String, file: String) throws -> Recipe {
+        var r = Recipe()
+        r.text = text
+        let root: Node
+        do {
+            guard let n = try Yams.compose(yaml: text) else { return r }
+            root = n
+        } catch let e as YamlError {
+            throw RecipeError(file: file, line: nil, key: "", reason: "not valid YAML: \(e)")
+        }
+        let reader = RecipeReader(file: file)
+        let top = try reader.mapping(root, path: "", allowed: ["name", "model", "image", "rig", "head", "appearance", "lighting", "background", "camera_effects", "output"])
+        if let n = top["name"] { r.name = try reader.string(n, "name") }
+        if let n = top["model"] { r.model = try reader.string(n, "model") }
+        if let n = top["image"] {
+            let m = try reader.mapping(n, path: "image", allowed: ["width", "height", "samples_per_pixel"])
+            if let v = m["width"] { r.width = try reader.int(v, "image.width", 16...8192) }
+            if let v = m["height"] { r.height = try reader.int(v, "image.height", 16...8192) }
+            if let v = m["samples_per_pixel"] { r.samplesPerPixel = try reader.int(v, "image.samples_per_pixel", 1...4096) }
+        }
+        if let n = top["rig"] {
+            let m = try reader.mapping(n, path: "rig", allowed: ["kind", "yaw", "pitch", "roll", "focal_mm", "fill", "framing_jitter",
+                                                                 "crop_probability", "distortion", "cameras", "distance"])
+            if let v = m["kind"] {
+                let s = try reader.string(v, "rig.kind")
+                guard let k = RigKind(rawValue: s) else { throw reader.error(v, "rig.kind", "'\(s)' is not one of in_the_wild, multi_view") }
+                r.rig = k
+            }
+            if let v = m["yaw"] { r.yaw = try reader.float(v, "rig.yaw", 0...180) }
+            if let v = m["pitch"] { r.pitch = try reader.float(v, "rig.pitch", 0...90) }
+            if let v = m["roll"] { r.roll = try reader.float(v, "rig.roll", 0...180) }
+            if let v = m["focal_mm"] {
+                if r.rig == .multiView, case .scalar = v { r.rigFocalMM = try reader.float(v, "rig.focal_mm", 5...1000) }
+                else { r.focalMM = try reader.range(v, "rig.focal_mm", 5...1000) }
+            }
+            if let v = m["fill"] { r.fill = try reader.range(v, "rig.fill", 0.05...3) }
+            if let v = m["framing_jitter"] { r.framingJitter = try reader.float(v, "rig.framing_jitter", 0...0.5) }
+            if let v = m["crop_probability"] { r.cropProbability = try reader.float(v, "rig.crop_probability", 0...1) }
+            if let v = m["distortion"] { r.distortion = try reader.float(v, "rig.distortion", 0...0.5) }
+            if let v = m["cameras"] { r.cameras = try reader.int(v, "rig.cameras", 1...256) }
+            if let v = m["distance"] { r.rigDistance = try reader.float(v, "rig.distance", 0.2...20) }
+        }
+        if let n = top["head"] {
+            let m = try reader.mapping(n, path: "head", allowed: ["identity_spread", "neutral_probability", "asymmetry_probability", "neck", "gaze"])
+            if let v = m["identity_spread"] { r.identitySpread = try reader.float(v, "head.identity_spread", 0...3) }
+            if let v = m["neutral_probability"] { r.neutralProbability = try reader.float(v, "head.neutral_probability", 0...1) }
+            if let v = m["asymmetry_probability"] { r.asymmetryProbability = try reader.float(v, "head.asymmetry_probability", 0...1) }
+            if let v = m["neck"] {
+                let a = try reader.floats(v, "head.neck", count: 3, 0...90)
+                r.neck = SIMD3(a[0], a[1], a[2])
+            }
+            if let v = m["gaze"] {
+                let a = try reader.floats(v, "head.gaze", count: 2, 0...60)
+                r.gaze = SIMD2(a[0], a[1])
+            }
+        }
+        if let n = top["appearance"] {
+            let m = try reader.mapping(n, path: "appearance", allowed: ["melanin", "hemoglobin", "oiliness", "freckle_probability"])
+            if let v = m["melanin"] { r.melanin = try reader.range(v, "appearance.melanin", 0...1) }
+            if let v = m["hemoglobin"] { r.hemoglobin = try reader.range(v, "appearance.hemoglobin", 0...0.5) }
+            if let v = m["oiliness"] { r.oiliness = try reader.range(v, "appearance.oiliness", 0...1) }
+            if let v = m["freckle_probability"] { r.freckleProbability = try reader.float(v, "appearance.freckle_probability", 0...1) }
+        }
+        if let n = top["lighting"] {
+            let m = try reader.mapping(n, path: "lighting", allowed: ["environments", "lights", "intensity"])
+            if let v = m["environments"] { r.environments = try reader.weights(v, "lighting.environments", allowed: ["studio", "outdoor", "indoor"]) }
+            if let v = m["lights"] { r.lightCount = try reader.range(v, "lighting.lights", 0...8) }
+            if let v = m["intensity"] { r.lightIntensity = try reader.range(v, "lighting.intensity", 0...100) }
+        }
+        if let n = top["background"] {
+            let m = try reader.mapping(n, path: "background", allowed: ["kinds"])
+            if let v = m["kinds"] { r.backgrounds = try reader.weights(v, "background.kinds", allowed: ["environment", "gradient", "noise", "clutter"]) }
+        }
+        if let n = top["camera_effects"] {
+            let m = try reader.mapping(n, path: "camera_effects", allowed: ["exposure", "white_balance", "noise", "blur_probability", "compression_probability"])
+            if let v = m["exposure"] { r.exposure = try reader.range(v, "camera_effects.exposure", 0.01...100) }
+            if let v = m["white_balance"] { r.whiteBalance = try reader.float(v, "camera_effects.white_balance", 0...0.5) }
+            if let v = m["noise"] { r.sensorNoise = try reader.range(v, "camera_effects.noise", 0...50) }
+            if let v = m["blur_probability"] { r.blurProbability = try reader.float(v, "camera_effects.blur_probability", 0...1) }
+            if let v = m["compression_probability"] { r.compressionProbability = try reader.float(v, "camera_effects.compression_probability", 0...1) }
+        }
+        if let n = top["output"] {
+            let m = try reader.mapping(n, path: "output", allowed: ["gzip"])
+            if let v = m["gzip"] {
+                let g = try reader.mapping(v, path: "output.gzip", allowed: Set(channelNames))
+                for (k, node) in g { r.gzip[k] = try reader.int(node, "output.gzip.\(k)", 0...9) }
+            }
+        }
+        return r
+    }
+
+    /// Channel names a recipe may name under `output.gzip`.
+    public static let channelNames = ["rgb", "coverage", "foreground", "skin_visible", "skin_amodal", "segmentation",
+                                      "normals_camera", "normals_model", "uv", "depth", "triangle", "barycentric"]
+}
+
+/// Typed access to YAML nodes with errors that name file, line and key.
+struct RecipeReader {
+    let file: String
+
+    func error(_ node: Node, _ key: String, _ reason: String) -> RecipeError {
+        RecipeError(file: file, line: node.mark?.line, key: key, reason: reason)
+    }
+
+    func mapping(_ node: Node, path: String, allowed: Set<String>) throws -> [String: Node] {
+        guard case let .mapping(m) = node else { throw error(node, path, "expected a mapping of keys") }
+        var out: [String: Node] = [:]
+        for (k, v) in m {
+            guard let key = k.string else { throw error(k, path, "keys must be strings") }
+            let full = path.isEmpty ? key : "\(path).\(key)"
+            guard allowed.contains(key) else {
+                throw error(k, full, "unknown key (known: \(allowed.sorted().joined(separator: ", ")))")
+            }
+            guard out[key] == nil else { throw error(k, full, "duplicate key") }
+            out[key] = v
+        }
+        return out
+    }
+
+    func string(_ node: Node, _ key: String) throws -> String {
+        guard case let .scalar(s) = node else { throw error(node, key, "expected a string") }
+        return s.string
+    }
+
+    func float(_ node: Node, _ key: String, _ valid: ClosedRange<Float>) throws -> Float {
+        guard case .scalar = node, let d = node.float ?? node.int.map(Double.init), d.isFinite else {
+            throw error(node, key, "expected a number")
+        }
+        let f = Float(d)
+        guard valid.contains(f) else { throw error(node, key, "\(f) is outside \(valid.lowerBound)…\(valid.upperBound)") }
+        return f
+    }
+
+    func int(_ node: Node, _ key: String, _ valid: ClosedRange<Int>) throws -> Int {
+        guard case .scalar = node, let i = node.int else { throw error(node, key, "expected a whole number") }
+        guard valid.contains(i) else { throw error(node, key, "\(i) is outside \(valid.lowerBound)…\(valid.upperBound)") }
+        return i
+    }
+
+    func floats(_ node: Node, _ key: String, count: Int, _ valid: ClosedRange<Float>) throws -> [Float] {
+        guard case let .sequence(seq) = node, seq.count == count else { throw error(node, key, "expected a list of \(count) numbers") }
+        return try seq.map { try float($0, key, valid) }
+    }
+
+    func range(_ node: Node, _ key: String, _ valid: ClosedRange<Float>) throws -> UniformRange {
+        if case .scalar = node { let v = try float(node, key, valid); return UniformRange(v, v) }
+        let a = try floats(node, key, count: 2, valid)
+        guard a[0] <= a[1] else { throw error(node, key, "[min, max] with min > max") }
+        return UniformRange(a[0], a[1])
+    }
+
+    func weights(_ node: Node, _ key: String, allowed: Set<String>) throws -> [String: Float] {
+        let m = try mapping(node, path: key, allowed: allowed)
+        var out: [String: Float] = [:]
+        for (k, v) in m { out[k] = try float(v, "\(key).\(k)", 0...1_000_000) }
+        guard out.values.contains(where: { $0 > 0 }) else { throw error(node, key, "all weights are zero") }
+        return out
+    }
+}

@@ -1,0 +1,312 @@
+import Dispatch
+import Geometry
+import HeadModels
+
+/// Renders a `HeadScene` into a `Film`: labels from the primary hit through each pixel centre,
+/// RGB by Monte Carlo over `samplesPerPixel` jittered camera rays.
+///
+/// Shading per camera sample: one cosine-weighted environment sample with an occlusion ray
+/// (ambient light and its shadowing), each light sampled on its sphere with a shadow ray, a
+/// wrapped (per-channel) diffuse lobe standing in for subsurface scattering, and a GGX specular
+/// lobe (Schlick Fresnel, F0 = 0.028 for skin) whose strength is the subject's oiliness.
+/// Every random number comes from a stream keyed by (seed, pixel), so the image is the same for
+/// any number of threads.
+public struct Integrator: Sendable {
+    public var appearance: Appearance
+    public var lighting: Lighting
+    public var background: Background
+    public var effects: CameraEffects
+    public var settings: RenderSettings
+
+    public init(appearance: Appearance, lighting: Lighting, background: Background, effects: CameraEffects, settings: RenderSettings) {
+        self.appearance = appearance; self.lighting = lighting; self.background = background
+        self.effects = effects; self.settings = settings
+    }
+
+    /// Renders every channel. `seed` keys all randomness of this image.
+    public func render(_ scene: HeadScene, camera: Camera, seed: UInt64, into film: Film) {
+        precondition(film.width == camera.width && film.height == camera.height, "film and camera sizes differ")
+        let rowsPerBlock = 4
+        let blocks = (film.height + rowsPerBlock - 1) / rowsPerBlock
+        parallelFor(blocks, threads: settings.threads) { block in
+            enableFlushToZero()
+            for row in (block * rowsPerBlock)..<min(film.height, (block + 1) * rowsPerBlock) {
+                renderRow(row, scene: scene, camera: camera, seed: seed, film: film)
+            }
+        }
+        finishImage(film, seed: seed)
+    }
+
+    func renderRow(_ y: Int, scene: HeadScene, camera: Camera, seed: UInt64, film: Film) {
+        film.clearLabels(row: y)
+        let w2c = camera.worldToCamera.rotation
+        let spp = max(1, settings.samplesPerPixel)
+        let strata = Int(Float(spp).squareRoot().rounded(.up))
+        let pixelSeed = SplitMix64(seed: seed)
+        for x in 0..<film.width {
+            let i = y * film.width + x
+            // Labels: the ray through the pixel centre.
+            let (o, d) = camera.ray(u: Float(x) + 0.5, v: Float(y) + 0.5)
+            if let hit = scene.intersect(origin: o, direction: d) {
+                let cls = SegmentationClass(rawValue: scene.labels.faceClass[hit.face]) ?? .ignore
+                film.foreground[i] = 1
+                film.segmentation[i] = cls.rawValue
+                film.skinVisible[i] = cls.isSkin ? 1 : 0
+                film.skinAmodal[i] = scene.labels.faceIsSkin[hit.face] ? 1 : 0
+                let nc = w2c * hit.normal, nm = scene.modelRotation * hit.normal
+                for k in 0..<3 { film.normalsCamera[3 * i + k] = nc[k]; film.normalsModel[3 * i + k] = nm[k] }
+                film.uv[2 * i] = hit.uv.x; film.uv[2 * i + 1] = hit.uv.y
+                film.depth[i] = camera.worldToCamera.apply(hit.position).z
+                film.triangle[i] = Int32(hit.face)
+                film.barycentric[2 * i] = hit.barycentric.y; film.barycentric[2 * i + 1] = hit.barycentric.z
+            }
+            // RGB: stratified jittered samples.
+            var rng = pixelSeed.derive(UInt64(i))
+            var sum = SIMD3<Float>.zero
+            var hits = 0
+            for s in 0..<spp {
+                let sx = (Float(s % strata) + rng.uniform()) / Float(strata)
+                let sy = (Float(s / strata % strata) + rng.uniform()) / Float(strata)
+                let (ro, rd) = camera.ray(u: Float(x) + sx, v: Float(y) + sy)
+                if let hit = scene.intersect(origin: ro, direction: rd) {
+                    sum += shade(hit, direction: rd, scene: scene, rng: &rng)
+                    hits += 1
+                } else {
+                    sum += backgroundRadiance(u: (Float(x) + sx) / Float(film.width), v: (Float(y) + sy) / Float(film.height), direction: rd)
+                }
+            }
+            let c = sum / Float(spp)
+            film.radiance[3 * i] = c.x; film.radiance[3 * i + 1] = c.y; film.radiance[3 * i + 2] = c.z
+            film.coverage[i] = UInt8((Float(hits) / Float(spp) * 255).rounded())
+        }
+    }
+
+    // MARK: Materials
+
+    struct Material {
+        var albedo: SIMD3<Float>
+        var specular: Float        // weight of the GGX lobe
+        var alpha: Float           // GGX roughness α
+        var wrap: SIMD3<Float>     // diffuse wrap per channel (subsurface stand-in)
+    }
+
+    func material(_ hit: HeadScene.SurfaceHit, scene: HeadScene) -> Material {
+        let a = appearance
+        let kind = SurfaceKind(rawValue: scene.labels.faceKind[hit.face]) ?? .skin
+        let noise = ValueNoise(seed: a.noiseSeed)
+        let p = SIMD3(hit.uv.x, hit.uv.y, 0.37)
+        switch kind {
+        case .skin, .lip, .brow:
+            let blotch = (noise.fbm(p * 9, octaves: 3) - 0.5) * a.blotchiness
+            var extraM = blotch * 0.25, extraH = blotch * 0.02
+            if a.freckles > 0 {
+                let f = noise(p * 120 + SIMD3(0, 0, 11))
+                if f > 1 - 0.12 * a.freckles { extraM += 0.25 * a.freckles }
+            }
+            if kind == .lip { extraH += 0.05 + 0.08 * a.redness; extraM -= 0.03 }
+            var albedo = a.skinAlbedo(extraMelanin: extraM, extraHemoglobin: extraH)
+            if kind == .brow { albedo = albedo * 0.35 + a.browColor * 0.65 }
+            return Material(albedo: albedo, specular: kind == .lip ? 0.5 + 0.5 * a.oiliness : a.oiliness,
+                            alpha: kind == .lip ? 0.25 : a.roughness, wrap: SIMD3(0.35, 0.18, 0.12))
+        case .sclera:
+            return Material(albedo: SIMD3(0.78, 0.74, 0.70), specular: 1, alpha: 0.05, wrap: SIMD3(0.1, 0.1, 0.1))
+        case .iris:
+            var albedo = a.irisColor * (0.7 + 0.6 * noise(p * 400))
+            let e = scene.eyeCentres, axes = scene.eyeAxes
+            let side = length(hit.position - e[0]) < length(hit.position - e[1]) ? 0 : 1
+            let cosAngle = dot(normalize(hit.position - e[side]), axes[side])
+            if cosAngle > cos(a.pupilAngle) { albedo = SIMD3(0.01, 0.01, 0.01) }
+            return Material(albedo: albedo, specular: 1, alpha: 0.04, wrap: .zero)
+        case .teeth:
+            return Material(albedo: SIMD3(0.80, 0.76, 0.64), specular: 0.4, alpha: 0.2, wrap: SIMD3(0.2, 0.2, 0.2))
+        case .mouth:
+            return Material(albedo: SIMD3(0.32, 0.07, 0.07), specular: 0.3, alpha: 0.3, wrap: SIMD3(0.3, 0.1, 0.1))
+        case .eyelash:
+            return Material(albedo: a.browColor * 0.5, specular: 0.2, alpha: 0.3, wrap: .zero)
+        }
+    }
+
+    /// Outgoing radiance toward the camera from a hit.
+    func shade(_ hit: HeadScene.SurfaceHit, direction: SIMD3<Float>, scene: HeadScene, rng: inout SplitMix64) -> SIMD3<Float> {
+        let m = material(hit, scene: scene)
+        var n = hit.normal
+        let kind = SurfaceKind(rawValue: scene.labels.faceKind[hit.face]) ?? .skin
+        if appearance.poreStrength > 0 && (kind == .skin || kind == .lip) {
+            let noise = ValueNoise(seed: appearance.noiseSeed &+ 1)
+            let q = hit.position * 1800
+            let g = SIMD3(noise(q) - 0.5, noise(q + SIMD3(17, 0, 0)) - 0.5, noise(q + SIMD3(0, 31, 0)) - 0.5)
+            n = normalize(n + 0.03 * appearance.poreStrength * g)
+        }
+        let v = -direction
+        let origin = hit.position + hit.geometricNormal * 1e-5
+        var out = SIMD3<Float>.zero
+
+        // Environment: one cosine-weighted direction; pdf cos/π cancels the Lambert cos/π.
+        let (t, b) = basis(n)
+        let u1 = rng.uniform(), u2 = rng.uniform()
+        let r = u1.squareRoot(), phi = 2 * Float.pi * u2
+        let envDir = normalize(t * (r * cos(phi)) + b * (r * sin(phi)) + n * (1 - u1).squareRoot())
+        if dot(envDir, hit.geometricNormal) > 0 && !scene.occluded(origin: origin, direction: envDir, near: 0, far: .infinity) {
+            out += m.albedo * lighting.environment.radiance(envDir)
+        }
+        // Environment reflection for glossy surfaces (cornea, oily skin), unshadowed.
+        if m.specular > 0 {
+            let refl = normalize(2 * dot(v, n) * n - v)
+            out += m.specular * fresnel(max(0, dot(v, n))) * lighting.environment.radiance(refl) * (m.alpha < 0.1 ? 1 : 0.35)
+        }
+        // Lights: a point on the light's sphere, a shadow ray, wrapped diffuse + GGX.
+        for light in lighting.lights {
+            var p = light.position
+            if light.radius > 0 {
+                let z = 2 * rng.uniform() - 1, a = 2 * Float.pi * rng.uniform(), s = (1 - z * z).squareRoot()
+                p += light.radius * SIMD3(s * cos(a), s * sin(a), z)
+            }
+            let toLight = p - hit.position
+            let dist = length(toLight)
+            let l = toLight / dist
+            let ndl = dot(n, l)
+            if ndl <= -0.4 { continue }
+            if scene.occluded(origin: origin, direction: l, near: 0, far: dist) { continue }
+            let e = light.color / max(dist * dist, 1e-4)
+            let wrapped = SIMD3<Float>(max(0, (ndl + m.wrap.x) / (1 + m.wrap.x)), max(0, (ndl + m.wrap.y) / (1 + m.wrap.y)),
+                                       max(0, (ndl + m.wrap.z) / (1 + m.wrap.z)))
+            out += m.albedo / Float.pi * wrapped * e
+            if ndl > 0 && m.specular > 0 {
+                out += m.specular * ggx(n: n, v: v, l: l, alpha: m.alpha) * ndl * e
+            }
+        }
+        return out
+    }
+
+    @inline(__always) func fresnel(_ cosTheta: Float) -> Float {
+        let f0: Float = 0.028
+        let k = 1 - cosTheta
+        return f0 + (1 - f0) * k * k * k * k * k
+    }
+
+    /// GGX microfacet BRDF `D G F / (4 (n·l)(n·v))` with Smith's separable G.
+    @inline(__always) func ggx(n: SIMD3<Float>, v: SIMD3<Float>, l: SIMD3<Float>, alpha: Float) -> Float {
+        let h = normalize(v + l)
+        let ndh = max(0, dot(n, h)), ndv = max(1e-4, dot(n, v)), ndl = max(1e-4, dot(n, l))
+        let a2 = alpha * alpha
+        let dDen = ndh * ndh * (a2 - 1) + 1
+        let d = a2 / (Float.pi * dDen * dDen)
+        func g1(_ c: Float) -> Float { 2 * c / (c + (a2 + (1 - a2) * c * c).squareRoot()) }
+        return d * g1(ndv) * g1(ndl) * fresnel(max(0, dot(v, h))) / (4 * ndv * ndl)
+    }
+
+    @inline(__always) func basis(_ n: SIMD3<Float>) -> (SIMD3<Float>, SIMD3<Float>) {
+        let a = abs(n.x) > 0.9 ? SIMD3<Float>(0, 1, 0) : SIMD3<Float>(1, 0, 0)
+        let t = normalize(cross(a, n))
+        return (t, cross(n, t))
+    }
+
+    func backgroundRadiance(u: Float, v: Float, direction: SIMD3<Float>) -> SIMD3<Float> {
+        let bg = background
+        switch bg.kind {
+        case .environment:
+            return lighting.environment.radiance(direction)
+        case .gradient:
+            return bg.colorA + (bg.colorB - bg.colorA) * v
+        case .noise:
+            let n = ValueNoise(seed: bg.seed).fbm(SIMD3(u * bg.scale, v * bg.scale, 0.5), octaves: 4)
+            return bg.colorA + (bg.colorB - bg.colorA) * n
+        case .clutter:
+            // Overlapping soft rectangles of random colours: shelves, posters, windows.
+            let noise = ValueNoise(seed: bg.seed)
+            let cell = SIMD3<Float>((u * bg.scale).rounded(.down), (v * bg.scale * 0.7).rounded(.down), 3)
+            let h = noise.hash(Int32(cell.x), Int32(cell.y), 5)
+            let tint = SIMD3(noise.hash(Int32(cell.x), Int32(cell.y), 7), noise.hash(Int32(cell.x), Int32(cell.y), 9), h)
+            let base = bg.colorA + (bg.colorB - bg.colorA) * noise.fbm(SIMD3(u * 3, v * 3, 1), octaves: 3)
+            return base * 0.6 + tint * 0.5 * (h > 0.5 ? 1 : 0.4)
+        }
+    }
+
+    // MARK: Camera effects
+
+    /// Exposure and white balance, optional blur, a filmic tone curve, sRGB encoding, sensor noise
+    /// and block quantisation, into `film.rgb`.
+    func finishImage(_ film: Film, seed: UInt64) {
+        let n = film.width * film.height
+        var lin = film.radiance
+        if effects.blurRadius > 0 { boxBlur(&lin, width: film.width, height: film.height, radius: effects.blurRadius) }
+        let noiseStream = SplitMix64(seed: seed ^ 0x5EED_0F_7015E)
+        parallelFor(film.height, threads: settings.threads) { y in
+            var rng = noiseStream.derive(UInt64(y))
+            for x in 0..<film.width {
+                let i = y * film.width + x
+                for k in 0..<3 {
+                    var c = lin[3 * i + k] * effects.exposure * effects.whiteBalance[k]
+                    c = c / (1 + c * 0.25) * 1.25           // soft shoulder, identity near 0
+                    var s = encodeSRGB(min(1, max(0, c))) * 255
+                    if effects.noiseSigma > 0 { s += rng.normal() * effects.noiseSigma }
+                    film.rgb[3 * i + k] = UInt8(max(0, min(255, s.rounded())))
+                }
+            }
+        }
+        if effects.compressionQuality > 0 { quantiseBlocks(film, quality: effects.compressionQuality) }
+        _ = n
+    }
+
+    func boxBlur(_ img: inout [Float], width: Int, height: Int, radius: Int) {
+        var tmp = img
+        for pass in 0..<2 {
+            let src = pass == 0 ? img : tmp
+            var dst = src
+            for y in 0..<height { for x in 0..<width {
+                var acc = SIMD3<Float>.zero; var count: Float = 0
+                for d in -radius...radius {
+                    let xx = pass == 0 ? min(width - 1, max(0, x + d)) : x, yy = pass == 1 ? min(height - 1, max(0, y + d)) : y
+                    let j = yy * width + xx
+                    acc += SIMD3(src[3 * j], src[3 * j + 1], src[3 * j + 2]); count += 1
+                }
+                let i = y * width + x
+                dst[3 * i] = acc.x / count; dst[3 * i + 1] = acc.y / count; dst[3 * i + 2] = acc.z / count
+            } }
+            if pass == 0 { tmp = dst } else { img = dst }
+        }
+    }
+
+    /// A cheap stand-in for JPEG artefacts: 8×8 block means pulled toward a quantised level.
+    func quantiseBlocks(_ film: Film, quality: Int) {
+        let step = Float(max(1, 100 - quality)) / 4
+        for by in stride(from: 0, to: film.height, by: 8) { for bx in stride(from: 0, to: film.width, by: 8) {
+            for k in 0..<3 {
+                var sum: Float = 0, count: Float = 0
+                for y in by..<min(by + 8, film.height) { for x in bx..<min(bx + 8, film.width) { sum += Float(film.rgb[3 * (y * film.width + x) + k]); count += 1 } }
+                let mean = sum / count
+                let q = (mean / step).rounded() * step
+                for y in by..<min(by + 8, film.height) { for x in bx..<min(bx + 8, film.width) {
+                    let i = 3 * (y * film.width + x) + k
+                    let v = Float(film.rgb[i])
+                    film.rgb[i] = UInt8(max(0, min(255, (q + ((v - mean) / step).rounded() * step).rounded())))
+                } }
+            }
+        } }
+    }
+}
+
+@inline(__always) public func encodeSRGB(_ c: Float) -> Float {
+    c <= 0.0031308 ? 12.92 * c : 1.055 * pow(c, 1 / 2.4) - 0.055
+}
+
+extension HeadScene {
+    /// Projects the model's 68 landmarks; a landmark is visible when it is in frame and the first
+    /// surface along the camera ray is within 1 mm of it.
+    public func landmarks(camera: Camera) -> LandmarkSet {
+        let pts = model.landmarkPositions(vertices: vertices)
+        var pixels: [SIMD2<Float>] = [], visible: [Bool] = [], cam: [SIMD3<Float>] = []
+        let eye = camera.position
+        for p in pts {
+            let (px, depth) = camera.project(p)
+            pixels.append(px); cam.append(camera.worldToCamera.apply(p))
+            var vis = depth > 0 && px.x >= 0 && px.y >= 0 && px.x < Float(camera.width) && px.y < Float(camera.height)
+            if vis {
+                let d = p - eye, dist = length(d)
+                if let hit = intersect(origin: eye, direction: d / dist) { vis = hit.distance > dist - 1e-3 } else { vis = true }
+            }
+            visible.append(vis)
+        }
+        return LandmarkSet(pixels: pixels, visible: visible, cameraSpace: cam)
+    }
+}

@@ -1,0 +1,174 @@
+import _CEmbree
+import Geometry
+import HeadModels
+
+/// What the renderer needs of a head beyond its geometry: per-face class and material, which
+/// faces are drawn at all, and the eye axes for pupils. Built once per model (`HeadLabelTable`)
+/// and then per posed sample (`HeadScene`).
+public struct HeadLabelTable: Sendable {
+    public var faceClass: [UInt8]        // [F] SegmentationClass raw values
+    public var faceKind: [UInt8]         // [F] SurfaceKind
+    public var faceIsSkin: [Bool]        // [F] skin geometry (also under painted brows: amodal)
+    public var rendered: [Int32]         // [F'] faces given to Embree (eye-blend helpers are not)
+
+    /// Derives labels from the model's regions; splits lips into upper/lower at the mouth line and
+    /// paints brows onto the skin along the iBUG brow landmarks (17–21 right, 22–26 left).
+    public init(model m: HeadModel) {
+        let f = m.triangleCount
+        let lm = m.landmarkPositions(vertices: m.template)
+        faceClass = [UInt8](repeating: SegmentationClass.skin.rawValue, count: f)
+        faceKind = [UInt8](repeating: SurfaceKind.skin.rawValue, count: f)
+        faceIsSkin = [Bool](repeating: true, count: f)
+        rendered = []
+        // The mouth line: interpolate between the inner-lip midpoints across the mouth width.
+        let mouthY = (lm[62].y + lm[66].y) / 2, mouthCornerY = (lm[60].y + lm[64].y) / 2
+        let halfWidth = max(abs(lm[54].x - lm[48].x) / 2, 1e-4)
+        func browDistance(_ p: SIMD3<Float>, _ range: ClosedRange<Int>) -> Float {
+            var best = Float.infinity
+            for k in range.lowerBound..<range.upperBound {
+                let a = SIMD2(lm[k].x, lm[k].y), b = SIMD2(lm[k + 1].x, lm[k + 1].y), q = SIMD2(p.x, p.y)
+                let t = max(0, min(1, ((q - a) * (b - a)).sum() / max(((b - a) * (b - a)).sum(), 1e-12)))
+                let d = q - (a + t * (b - a))
+                best = min(best, (d * d).sum().squareRoot())
+            }
+            return best
+        }
+        let eyeWidth = length(lm[39] - lm[36])
+        let browHalfThickness = 0.16 * eyeWidth
+        for t in 0..<f {
+            let c = (m.template.vec3(Int(m.triangles[3 * t])) + m.template.vec3(Int(m.triangles[3 * t + 1]))
+                     + m.template.vec3(Int(m.triangles[3 * t + 2]))) / 3
+            let region = Region(rawValue: m.faceRegions[t]) ?? .faceSkin
+            var cls = SegmentationClass.skin, kind = SurfaceKind.skin
+            switch region {
+            case .faceSkin, .eyelidLeft, .eyelidRight, .scalp:
+                cls = .skin
+                let browRange: ClosedRange<Int>? = c.z > lm[0].z ? (c.x < 0 ? 17...21 : 22...26) : nil
+                if let r = browRange, browDistance(c, r) < browHalfThickness, c.y > lm[r.lowerBound].y - 2 * browHalfThickness {
+                    cls = c.x < 0 ? .rightBrow : .leftBrow; kind = .brow
+                }
+            case .neck: cls = .neck
+            case .earLeft: cls = .leftEar
+            case .earRight: cls = .rightEar
+            case .nose: cls = .nose
+            case .lips:
+                let s = min(1, abs(c.x - (lm[48].x + lm[54].x) / 2) / halfWidth)
+                let lineY = mouthY + (mouthCornerY - mouthY) * s * s
+                cls = c.y >= lineY ? .upperLip : .lowerLip; kind = .lip
+            case .scleraLeft: cls = .leftEye; kind = .sclera
+            case .scleraRight: cls = .rightEye; kind = .sclera
+            case .irisLeft: cls = .leftEye; kind = .iris
+            case .irisRight: cls = .rightEye; kind = .iris
+            case .teeth: cls = .mouthInterior; kind = .teeth
+            case .mouthInterior: cls = .mouthInterior; kind = .mouth
+            case .eyelashes: cls = c.x < 0 ? .rightEye : .leftEye; kind = .eyelash
+            case .eyeBlend: continue
+            }
+            faceClass[t] = cls.rawValue
+            faceKind[t] = kind.rawValue
+            faceIsSkin[t] = region.isSkin
+            rendered.append(Int32(t))
+        }
+    }
+}
+
+/// A posed head as an Embree scene, with everything shading and labelling need per hit.
+public final class HeadScene: @unchecked Sendable {
+    public let model: HeadModel
+    public let labels: HeadLabelTable
+    public let vertices: [Float]         // [V, 3] world
+    public let normals: [Float]          // [V, 3] world, unit
+    public let modelRotation: Mat3       // world → model frame rotation (inverse of the global rotation)
+    public let eyeCentres: [SIMD3<Float>]  // [2] world: left, right
+    public let eyeAxes: [SIMD3<Float>]     // [2] world unit gaze directions
+    let device: EmbreeDevice
+    let scene: RTCScene
+
+    public init(device: EmbreeDevice, model: HeadModel, labels: HeadLabelTable, posed: PosedHead, global: RigidTransform) throws {
+        self.model = model; self.labels = labels; self.device = device
+        vertices = posed.vertices; normals = posed.normals
+        modelRotation = global.rotation.transposed
+        var centres: [SIMD3<Float>] = [], axes: [SIMD3<Float>] = []
+        for (joint, iris) in [(Joint.leftEye, Region.irisLeft), (.rightEye, .irisRight)] {
+            let c = posed.joints[joint.rawValue]
+            let vs = model.vertices(in: [iris])
+            let irisCentre = vs.isEmpty ? c + global.rotation * SIMD3(0, 0, 0.01)
+                : vs.map { posed.vertices.vec3($0) }.reduce(.zero, +) / Float(vs.count)
+            centres.append(c); axes.append(normalize(irisCentre - c))
+        }
+        eyeCentres = centres; eyeAxes = axes
+
+        guard let s = rtcNewScene(device.handle) else { throw RenderError(reason: "Embree: cannot create scene") }
+        scene = s
+        rtcSetSceneBuildQuality(scene, RTC_BUILD_QUALITY_HIGH)
+        let geometry = rtcNewGeometry(device.handle, RTC_GEOMETRY_TYPE_TRIANGLE)
+        let nv = vertices.count / 3, nt = labels.rendered.count
+        guard let vb = rtcSetNewGeometryBuffer(geometry, RTC_BUFFER_TYPE_VERTEX, 0, RTC_FORMAT_FLOAT3, 12, nv + 1)?
+                .bindMemory(to: Float.self, capacity: 3 * nv + 3),
+              let ib = rtcSetNewGeometryBuffer(geometry, RTC_BUFFER_TYPE_INDEX, 0, RTC_FORMAT_UINT3, 12, nt)?
+                .bindMemory(to: UInt32.self, capacity: 3 * nt) else {
+            throw RenderError(reason: "Embree: cannot allocate buffers")
+        }
+        for i in 0..<(3 * nv) { vb[i] = vertices[i] }
+        for (k, f) in labels.rendered.enumerated() {
+            for c in 0..<3 { ib[3 * k + c] = UInt32(model.triangles[3 * Int(f) + c]) }
+        }
+        rtcCommitGeometry(geometry)
+        rtcAttachGeometryByID(scene, geometry, 0)
+        rtcReleaseGeometry(geometry)
+        rtcCommitScene(scene)
+    }
+
+    deinit { rtcReleaseScene(scene) }
+
+    /// A surface hit, resolved to the model's face and interpolated attributes.
+    public struct SurfaceHit {
+        public var distance: Float
+        public var face: Int                   // model face index
+        public var barycentric: SIMD3<Float>   // weights of the face's corners 0, 1, 2
+        public var position: SIMD3<Float>
+        public var normal: SIMD3<Float>        // interpolated shading normal, world, unit, facing the ray
+        public var geometricNormal: SIMD3<Float>
+        public var uv: SIMD2<Float>
+    }
+
+    @inline(__always)
+    func intersect(origin: SIMD3<Float>, direction: SIMD3<Float>, near: Float = 0, far: Float = .infinity) -> SurfaceHit? {
+        var context = RTCIntersectContext()
+        rtcInitIntersectContext(&context)
+        var rh = RTCRayHit()
+        rh.ray.org_x = origin.x; rh.ray.org_y = origin.y; rh.ray.org_z = origin.z
+        rh.ray.dir_x = direction.x; rh.ray.dir_y = direction.y; rh.ray.dir_z = direction.z
+        rh.ray.tnear = near; rh.ray.tfar = far; rh.ray.mask = UInt32.max
+        rh.hit.geomID = invalidGeometryID
+        rtcIntersect1(scene, &context, &rh)
+        guard rh.hit.geomID != invalidGeometryID else { return nil }
+        let face = Int(labels.rendered[Int(rh.hit.primID)])
+        let b = SIMD3<Float>(1 - rh.hit.u - rh.hit.v, rh.hit.u, rh.hit.v)
+        let i0 = Int(model.triangles[3 * face]), i1 = Int(model.triangles[3 * face + 1]), i2 = Int(model.triangles[3 * face + 2])
+        var ng = normalize(SIMD3(rh.hit.Ng_x, rh.hit.Ng_y, rh.hit.Ng_z))
+        var n = normalize(b.x * normals.vec3(i0) + b.y * normals.vec3(i1) + b.z * normals.vec3(i2))
+        if dot(ng, direction) > 0 { ng = -ng }
+        if dot(n, ng) < 0 { n = normalize(n - 2 * dot(n, ng) * ng) }  // flip into the visible hemisphere
+        if length(n) == 0 { n = ng }
+        let t0 = Int(model.uvTriangles[3 * face]), t1 = Int(model.uvTriangles[3 * face + 1]), t2 = Int(model.uvTriangles[3 * face + 2])
+        let uv = b.x * SIMD2(model.texcoords[2 * t0], model.texcoords[2 * t0 + 1])
+            + b.y * SIMD2(model.texcoords[2 * t1], model.texcoords[2 * t1 + 1])
+            + b.z * SIMD2(model.texcoords[2 * t2], model.texcoords[2 * t2 + 1])
+        return SurfaceHit(distance: rh.ray.tfar, face: face, barycentric: b, position: origin + rh.ray.tfar * direction,
+                          normal: n, geometricNormal: ng, uv: uv)
+    }
+
+    /// True when anything blocks the segment origin + t·direction, t in (near, far).
+    @inline(__always)
+    func occluded(origin: SIMD3<Float>, direction: SIMD3<Float>, near: Float, far: Float) -> Bool {
+        var context = RTCIntersectContext()
+        rtcInitIntersectContext(&context)
+        var ray = RTCRay()
+        ray.org_x = origin.x; ray.org_y = origin.y; ray.org_z = origin.z
+        ray.dir_x = direction.x; ray.dir_y = direction.y; ray.dir_z = direction.z
+        ray.tnear = near; ray.tfar = far; ray.mask = UInt32.max
+        rtcOccluded1(scene, &context, &ray)
+        return ray.tfar < 0
+    }
+}
