@@ -41,7 +41,7 @@ let package = Package(
         ], swiftSettings: nativeSwift),
 
         // Tests: one target per module plus shared support.
-        .target(name: "TestSupport", dependencies: ["Geometry"], path: "Tests/TestSupport"),
+        .target(name: "TestSupport", dependencies: ["Geometry", "HeadModels"], path: "Tests/TestSupport"),
         .testTarget(name: "GeometryTests", dependencies: ["Geometry", "TestSupport"]),
         .testTarget(name: "HDF5Tests", dependencies: ["HDF5", "TestSupport"]),
         .testTarget(name: "PickleTests", dependencies: ["Pickle", "TestSupport"]),

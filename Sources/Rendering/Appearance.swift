@@ -20,6 +20,8 @@ public struct Appearance: Equatable, Sendable {
     public var browColor = SIMD3<Float>(0.08, 0.05, 0.03)
     public var pupilAngle: Float = 0.12       // radians of the eyeball cap that is pupil
     public var noiseSeed: UInt64 = 0
+    /// Replaces every material by this diffuse albedo with no specular (white-furnace tests, debugging).
+    public var albedoOverride: SIMD3<Float>? = nil
 
     public init() {}
 

@@ -92,6 +92,7 @@ public struct Integrator: Sendable {
 
     func material(_ hit: HeadScene.SurfaceHit, scene: HeadScene) -> Material {
         let a = appearance
+        if let albedo = a.albedoOverride { return Material(albedo: albedo, specular: 0, alpha: 1, wrap: .zero) }
         let kind = SurfaceKind(rawValue: scene.labels.faceKind[hit.face]) ?? .skin
         let noise = ValueNoise(seed: a.noiseSeed)
         let p = SIMD3(hit.uv.x, hit.uv.y, 0.37)
@@ -131,7 +132,7 @@ public struct Integrator: Sendable {
         let m = material(hit, scene: scene)
         var n = hit.normal
         let kind = SurfaceKind(rawValue: scene.labels.faceKind[hit.face]) ?? .skin
-        if appearance.poreStrength > 0 && (kind == .skin || kind == .lip) {
+        if appearance.poreStrength > 0 && appearance.albedoOverride == nil && (kind == .skin || kind == .lip) {
             let noise = ValueNoise(seed: appearance.noiseSeed &+ 1)
             let q = hit.position * 1800
             let g = SIMD3(noise(q) - 0.5, noise(q + SIMD3(17, 0, 0)) - 0.5, noise(q + SIMD3(0, 31, 0)) - 0.5)

@@ -12,7 +12,7 @@ struct ModelCommand: ParsableCommand {
     struct Import: ParsableCommand {
         static let configuration = CommandConfiguration(
             abstract: "Import a model from its downloaded files into HeadLab's prepared format (HDF5).",
-            subcommands: [ICT.self])
+            subcommands: [ICT.self, FLAME.self])
     }
 
     struct ICT: ParsableCommand {
@@ -27,6 +27,26 @@ struct ModelCommand: ParsableCommand {
                 let start = Date()
                 let model = try ICTImporter.load(folder: folder, identityModes: identityModes)
                 try writeModel(model, to: output, started: start)
+            }
+        }
+    }
+
+    struct FLAME: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            commandName: "flame", abstract: "Import FLAME 2020/2023 (generic_model.pkl or flame2023.pkl) with its texture space.")
+        @Argument(help: "The FLAME model pickle (generic_model.pkl, flame2023.pkl, ...).") var model: String
+        @Option(help: "FLAME's texture-space mesh (head_template_mesh.obj) or FLAME_texture.npz.") var texture: String?
+        @Option(help: "FLAME_masks.pkl (regions); without it regions are guessed from geometry.") var masks: String?
+        @Option(help: "68-landmark embedding (DECA's landmark_embedding.npy) or flame_static_embedding.pkl.") var landmarks: String?
+        @Option(help: "Expression modes to keep (FLAME has 100).") var expressionModes: Int = 100
+        @Option(name: .shortAndLong, help: "Output model file.") var output: String = "Assets/models/flame.h5"
+
+        func run() throws {
+            try runReportingErrors {
+                let start = Date()
+                let m = try FLAMEImporter.load(modelPath: model, texturePath: texture, masksPath: masks, landmarksPath: landmarks,
+                                               expressionCount: expressionModes)
+                try writeModel(m, to: output, started: start)
             }
         }
     }
