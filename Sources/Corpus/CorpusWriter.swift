@@ -61,54 +61,66 @@ public final class CorpusWriter {
     public private(set) var completeRows: [Bool]
 
     /// Creates a new file, or with `resume` reopens an existing one whose header matches.
+    /// A new file is laid out (attributes, preallocated datasets) under a temporary name and
+    /// renamed into place, so a run killed at any moment leaves either no file or a valid one.
     public init(path: String, header: CorpusHeader, resume: Bool) throws {
         self.path = path; self.header = header
         if resume && FileManager.default.fileExists(atPath: path) {
-            let existing = try CorpusReader(path: path)
+            let existing: CorpusReader
+            do { existing = try CorpusReader(path: path) } catch {
+                throw CorpusError(file: path, reason: "cannot resume: \(error)")
+            }
             guard existing.header == header else {
+                existing.close()
                 throw CorpusError(file: path, reason: "cannot resume: the file was made from a different recipe, seed, count, shard, model or HeadLab version")
             }
             completeRows = existing.completeRows
             existing.close()
-            file = try HDF5File(path: path, mode: .readWrite)
-            for c in CorpusSchema.imageChannels { datasets[c.name] = try file.openDataset(c.name) }
-            for (name, _, _) in CorpusSchema.sampleValues(identity: header.identityCount, expression: header.expressionCount) {
-                datasets[name] = try file.openDataset(name)
-            }
-            return
+        } else {
+            try CorpusWriter.create(path: path, header: header)
+            completeRows = [Bool](repeating: false, count: header.rows)
         }
-        let dir = URL(fileURLWithPath: path).deletingLastPathComponent().path
+        file = try HDF5File(path: path, mode: .readWrite)
+        for c in CorpusSchema.imageChannels { datasets[c.name] = try file.openDataset(c.name) }
+        for (name, _, _) in CorpusSchema.sampleValues(identity: header.identityCount, expression: header.expressionCount) {
+            datasets[name] = try file.openDataset(name)
+        }
+    }
+
+    static func create(path: String, header: CorpusHeader) throws {
+        let url = URL(fileURLWithPath: path)
+        let dir = url.deletingLastPathComponent().path
         try? FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
-        do { file = try HDF5File(path: path, mode: .truncate) } catch {
-            throw CorpusError(file: path, reason: "cannot create the corpus file (directory missing or not writable?)")
+        guard FileManager.default.isWritableFile(atPath: dir) else {
+            throw CorpusError(file: path, reason: "cannot create the corpus file: directory \(dir) is missing or not writable")
         }
-        completeRows = [Bool](repeating: false, count: header.rows)
         let n = header.rows, h = header.height, w = header.width
-        try file.setAttribute("format", CorpusSchema.format)
-        try file.setAttribute("schema_version", CorpusSchema.version)
-        try file.setAttribute("headlab_version", header.headlabVersion)
-        try file.setAttribute("recipe", header.recipe)
-        try file.setAttribute("seed", [header.seed].map { Int64(bitPattern: $0) })
-        try file.setAttribute("count", Int64(header.count))
-        try file.setAttribute("first_index", Int64(header.firstIndex))
-        try file.setAttribute("rows", Int64(header.rows))
-        try file.setAttribute("width", Int32(w))
-        try file.setAttribute("height", Int32(h))
-        try file.setAttribute("model_name", header.modelName)
-        try file.setAttribute("model_source", header.modelSource)
-        try file.setAttribute("uv_bounds", header.uvBounds)
-        try file.setAttribute("gzip", header.gzip.keys.sorted().map { "\($0)=\(header.gzip[$0]!)" }.joined(separator: ","))
-        try file.writeStrings("class_names", CorpusSchema.classNames)
-        try file.writeStrings("expression_names", header.expressionNames)
-        try file.writeStrings("joint_names", Joint.allCases.map(\.name))
-        for c in CorpusSchema.imageChannels {
-            let shape = c.components == 1 ? [n, h, w] : [n, h, w, c.components]
-            datasets[c.name] = try file.createDataset(c.name, type: c.type, shape: shape, gzip: header.gzip[c.name] ?? 0)
+        try HDF5File.writeAtomically(path: path) { file in
+            try file.setAttribute("format", CorpusSchema.format)
+            try file.setAttribute("schema_version", CorpusSchema.version)
+            try file.setAttribute("headlab_version", header.headlabVersion)
+            try file.setAttribute("recipe", header.recipe)
+            try file.setAttribute("seed", [header.seed].map { Int64(bitPattern: $0) })
+            try file.setAttribute("count", Int64(header.count))
+            try file.setAttribute("first_index", Int64(header.firstIndex))
+            try file.setAttribute("rows", Int64(header.rows))
+            try file.setAttribute("width", Int32(w))
+            try file.setAttribute("height", Int32(h))
+            try file.setAttribute("model_name", header.modelName)
+            try file.setAttribute("model_source", header.modelSource)
+            try file.setAttribute("uv_bounds", header.uvBounds)
+            try file.setAttribute("gzip", header.gzip.keys.sorted().map { "\($0)=\(header.gzip[$0]!)" }.joined(separator: ","))
+            try file.writeStrings("class_names", CorpusSchema.classNames)
+            try file.writeStrings("expression_names", header.expressionNames)
+            try file.writeStrings("joint_names", Joint.allCases.map(\.name))
+            for c in CorpusSchema.imageChannels {
+                let shape = c.components == 1 ? [n, h, w] : [n, h, w, c.components]
+                _ = try file.createDataset(c.name, type: c.type, shape: shape, gzip: header.gzip[c.name] ?? 0)
+            }
+            for (name, type, shape) in CorpusSchema.sampleValues(identity: header.identityCount, expression: header.expressionCount) {
+                _ = try file.createDataset(name, type: type, shape: [n] + shape)
+            }
         }
-        for (name, type, shape) in CorpusSchema.sampleValues(identity: header.identityCount, expression: header.expressionCount) {
-            datasets[name] = try file.createDataset(name, type: type, shape: [n] + shape)
-        }
-        file.flush()
     }
 
     /// Stores sample `s` (its `index` must be in this file's range) and marks it complete.
@@ -154,4 +166,7 @@ public final class CorpusWriter {
     func padded(_ a: [Float], _ n: Int) -> [Float] { Array((a + [Float](repeating: 0, count: max(0, n - a.count))).prefix(n)) }
 
     public func close() { datasets = [:]; file.close() }
+
+    /// A dataset by name (tests simulate interrupted writes with it).
+    public func datasets_forTesting(_ name: String) -> HDF5Dataset { datasets[name]! }
 }

@@ -311,9 +311,13 @@ public final class HDF5File: HDF5Node, @unchecked Sendable {
             switch mode {
             case .readOnly, .readWrite:
                 guard FileManager.default.fileExists(atPath: path) else { return -2 }
-                return H5Fopen(path, mode == .readOnly ? headlab_h5f_acc_rdonly() : headlab_h5f_acc_rdwr(), h5Default)
+                let fapl = HDF5File.deterministicAccess()
+                defer { H5Pclose(fapl) }
+                return H5Fopen(path, mode == .readOnly ? headlab_h5f_acc_rdonly() : headlab_h5f_acc_rdwr(), fapl)
             case .truncate:
-                return H5Fcreate(path, headlab_h5f_acc_trunc(), h5Default, h5Default)
+                let fapl = HDF5File.deterministicAccess()
+                defer { H5Pclose(fapl) }
+                return H5Fcreate(path, headlab_h5f_acc_trunc(), h5Default, fapl)
             }
         }
         if fid == -2 { throw HDF5Error(file: path, object: "", reason: "no such file") }
@@ -321,6 +325,16 @@ public final class HDF5File: HDF5Node, @unchecked Sendable {
             throw HDF5Error(file: path, object: "", reason: mode == .truncate ? "cannot create file" : "not an HDF5 file, or truncated")
         }
         super.init(id: fid, filePath: path, path: "/")
+    }
+
+    /// File access without HDF5's metadata and small-data aggregators: every allocation goes to
+    /// the end of the file, so closing and reopening a file (an interrupted and resumed run)
+    /// lays it out exactly as one uninterrupted session does.
+    static func deterministicAccess() -> hid_t {
+        let fapl = H5Pcreate(headlab_h5p_file_access())
+        H5Pset_meta_block_size(fapl, 0)
+        H5Pset_small_data_block_size(fapl, 0)
+        return fapl
     }
 
     public func flush() { withHDF5 { _ = H5Fflush(id, H5F_SCOPE_GLOBAL) } }

@@ -1,0 +1,44 @@
+import XCTest
+import TestSupport
+@testable import Generation
+
+final class RecipeTests: XCTestCase {
+    func testShippedRecipesParse() throws {
+        for name in ["quickstart", "in_the_wild", "multi_view"] {
+            let r = try Recipe.load(path: TestPaths.root.appendingPathComponent("Recipes/\(name).yaml").path)
+            XCTAssertEqual(r.name, name)
+        }
+        let mv = try Recipe.load(path: TestPaths.root.appendingPathComponent("Recipes/multi_view.yaml").path)
+        XCTAssertEqual(mv.rig, .multiView)
+        XCTAssertEqual(mv.cameras, 13)
+        XCTAssertEqual(mv.rigFocalMM, 85)
+    }
+
+    func testValuesAndDefaults() throws {
+        let r = try Recipe.parse("image: {width: 64, height: 48}\nrig: {focal_mm: [30, 40], yaw: 10}\nappearance: {melanin: 0.3}\n", file: "r.yaml")
+        XCTAssertEqual(r.width, 64); XCTAssertEqual(r.height, 48)
+        XCTAssertEqual(r.focalMM, UniformRange(30, 40)); XCTAssertEqual(r.yaw, 10)
+        XCTAssertEqual(r.melanin, UniformRange(0.3, 0.3))
+        XCTAssertEqual(r.samplesPerPixel, Recipe().samplesPerPixel)
+    }
+
+    func testErrorsNameFileLineAndKey() {
+        func check(_ yaml: String, _ fragments: [String], line: Int? = nil, file: StaticString = #filePath, l: UInt = #line) {
+            XCTAssertThrowsError(try Recipe.parse(yaml, file: "bad.yaml"), file: file, line: l) { e in
+                let text = "\(e)"
+                for f in fragments { XCTAssertTrue(text.contains(f), "'\(text)' lacks '\(f)'", file: file, line: l) }
+                if let line { XCTAssertEqual((e as? RecipeError)?.line, line, text, file: file, line: l) }
+            }
+        }
+        check("name: x\nrig:\n  kind: in_the_wild\n  yawn: 3\n", ["bad.yaml:4", "rig.yawn", "unknown key"], line: 4)
+        check("image:\n  width: -5\n", ["bad.yaml:2", "image.width", "outside"], line: 2)
+        check("image:\n  width: lots\n", ["image.width", "whole number"])
+        check("rig: {focal_mm: [50, 20]}\n", ["rig.focal_mm", "min > max"])
+        check("rig: {kind: orbit}\n", ["rig.kind", "orbit"])
+        check("lighting: {environments: {studio: 0}}\n", ["lighting.environments", "zero"])
+        check("output: {gzip: {rgbx: 1}}\n", ["output.gzip.rgbx", "unknown key"])
+        check("image: [1, 2\n", ["bad.yaml", "not valid YAML"])
+        check("- a\n- b\n", ["expected a mapping"])
+        XCTAssertThrowsError(try Recipe.load(path: "/nonexistent/r.yaml")) { e in XCTAssertTrue("\(e)".contains("/nonexistent/r.yaml")) }
+    }
+}
