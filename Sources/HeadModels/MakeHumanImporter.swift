@@ -149,6 +149,9 @@ public enum MakeHumanImporter {
         let targetNames = needed.sorted()
         let targetPaths = targetNames.map { files.path("targets/\($0).target") }
         let faceUnitPaths = faceUnitFiles.map { files.path("faceunits/\($0).target") }
+        for p in targetPaths + faceUnitPaths { try files.requireFile(p) }          // fail fast, before parsing
+        let weightsPath = files.path("weights.default.json")
+        let boneWeights = try BoneWeights(path: weightsPath, vertexCount: vAll)
         let parsed = try parallelMap(targetPaths + faceUnitPaths) { try SparseTarget(path: $0, vertexCount: vAll) }
         var targets = [String: SparseTarget]()
         for (k, name) in targetNames.enumerated() { targets[name] = parsed[k] }
@@ -264,8 +267,6 @@ public enum MakeHumanImporter {
         let expressionNames = faceUnitFiles.map(arkitName)
 
         // Skinning.
-        let weightsPath = files.path("weights.default.json")
-        let boneWeights = try BoneWeights(path: weightsPath, vertexCount: vAll)
         let j = HeadModel.jointCount
         var skinning = [Float](repeating: 0, count: nV * j)
         var headShare = [Float](repeating: 0, count: nV)        // weight of bones under `head` (regions)

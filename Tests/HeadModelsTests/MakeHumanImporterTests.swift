@@ -202,9 +202,17 @@ final class MakeHumanImporterTests: XCTestCase {
         XCTAssertThrowsError(try MakeHumanImporter.load(assets: dir + "/nowhere")) { e in
             XCTAssert("\(e)".contains("nowhere"), "\(e)")
         }
-        // A copy of the assets with one file removed, then one file truncated.
+        // A copy of the assets (links, except the files we spoil) with one file removed, then truncated.
         let copy = dir + "/mh"
-        try FileManager.default.copyItem(atPath: assets, toPath: copy)
+        let fm = FileManager.default
+        try fm.createDirectory(atPath: copy, withIntermediateDirectories: true)
+        for entry in try fm.contentsOfDirectory(atPath: assets) {
+            if entry == "faceunits" || entry == "weights.default.json" {
+                try fm.copyItem(atPath: assets + "/" + entry, toPath: copy + "/" + entry)
+            } else {
+                try fm.createSymbolicLink(atPath: copy + "/" + entry, withDestinationPath: assets + "/" + entry)
+            }
+        }
         let unit = copy + "/faceunits/jawOpen.target"
         try FileManager.default.removeItem(atPath: unit)
         XCTAssertThrowsError(try MakeHumanImporter.load(assets: copy)) { e in
