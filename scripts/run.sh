@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The main job on the built-in default: set up, build (release), prepare the default model,
-# and sample a head into out/.
+# sample a head into out/head.{obj,ply}, and generate a small corpus with its contact sheet
+# (out/quickstart.h5, out/quickstart.preview.png). Re-running completes or keeps that corpus.
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/env.sh"
 cd "$HEADLAB_ROOT"
@@ -12,3 +13,5 @@ if [ ! -f Assets/models/makehuman.h5 ]; then
 fi
 "$BIN" model info Assets/models/makehuman.h5
 "$BIN" model sample --model Assets/models/makehuman.h5 --seed "${SEED:-0}" -o out/head
+"$BIN" generate --recipe Recipes/quickstart.yaml --count "${COUNT:-16}" --seed "${SEED:-0}" -o out/quickstart.h5 --resume
+"$BIN" corpus verify out/quickstart.h5

@@ -51,18 +51,23 @@ public struct HeadSampler: Sendable {
         }
 
         let names = Dictionary(model.expressionNames.enumerated().map { ($1, $0) }, uniquingKeysWith: { a, _ in a })
-        let namedModes = Self.archetypes.contains { $0.keys.contains { names[$0] != nil } }
+        func known(_ key: String) -> Bool {
+            names[key] != nil || ((key.hasSuffix("_L") || key.hasSuffix("_R")) && names[String(key.dropLast(2))] != nil)
+        }
+        let namedModes = Self.archetypes.contains { $0.keys.contains(where: known) }
         var jawFromBlendshape = false
         if namedModes {
             if !rng.bernoulli(neutralProbability) {
-                let usable = Self.archetypes.filter { $0.keys.contains { names[$0] != nil } }
+                let usable = Self.archetypes.filter { $0.keys.contains(where: known) }
                 let archetype = usable[Int(rng.next() % UInt64(usable.count))]
                 let oneSide: Character? = rng.bernoulli(asymmetryProbability) ? (rng.bernoulli(0.5) ? "L" : "R") : nil
                 for key in archetype.keys.sorted() {
                     let range = archetype[key]!
                     var w = rng.uniform(range.lowerBound, range.upperBound)
                     if let side = oneSide, key.hasSuffix("_L") || key.hasSuffix("_R"), key.last != side { w *= 0.15 }
-                    if let k = names[key] { p.expression[k] = w }
+                    // ICT splits some ARKit shapes into _L/_R; ARKit itself (MakeHuman's face units) has one.
+                    let unsided = key.hasSuffix("_L") || key.hasSuffix("_R") ? String(key.dropLast(2)) : key
+                    if let k = names[key] { p.expression[k] = w } else if let k = names[unsided], p.expression[k] == 0 { p.expression[k] = w }
                     if key == "jawOpen" && w > 0 { jawFromBlendshape = true }
                 }
                 // A little of everything else, so no two smiles are alike.

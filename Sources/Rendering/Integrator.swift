@@ -153,7 +153,11 @@ public struct Integrator: Sendable {
         // Environment reflection for glossy surfaces (cornea, oily skin), unshadowed.
         if m.specular > 0 {
             let refl = normalize(2 * dot(v, n) * n - v)
-            out += m.specular * fresnel(max(0, dot(v, n))) * lighting.environment.radiance(refl) * (m.alpha < 0.1 ? 1 : 0.35)
+            var l = lighting.environment.radiance(refl)
+            // A rough lobe sees a blurred environment: clamp sharp sources (sun, softboxes) that
+            // would otherwise turn pore-scale normal noise into fireflies.
+            if m.alpha >= 0.1 { l = pointwiseMin(l, SIMD3(repeating: 1.5)) * 0.35 }
+            out += m.specular * fresnel(max(0, dot(v, n))) * l
         }
         // Lights: a point on the light's sphere, a shadow ray, wrapped diffuse + GGX.
         for light in lighting.lights {

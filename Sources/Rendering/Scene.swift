@@ -61,8 +61,10 @@ public struct HeadLabelTable: Sendable {
             case .irisRight: cls = .rightEye; kind = .iris
             case .teeth: cls = .mouthInterior; kind = .teeth
             case .mouthInterior: cls = .mouthInterior; kind = .mouth
-            case .eyelashes: cls = c.x < 0 ? .rightEye : .leftEye; kind = .eyelash
-            case .eyeBlend: continue
+            // Eyelash cards and eye-blend helpers are transparency-textured in their source
+            // engines; drawn solid they look like thick eyeliner, so they are not rendered
+            // (strand eyelashes replace the cards).
+            case .eyelashes, .eyeBlend: continue
             }
             faceClass[t] = cls.rawValue
             faceKind[t] = kind.rawValue

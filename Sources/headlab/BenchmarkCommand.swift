@@ -1,0 +1,78 @@
+import ArgumentParser
+import Corpus
+import Foundation
+import Generation
+import HeadModels
+import Rendering
+
+struct Benchmark: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Measure rendering and corpus writing, next to bare Embree on the same scene (release builds only mean anything).",
+        subcommands: [Render.self])
+
+    struct Render: ParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Images/s at 256² and 512² (16 spp, all labels), rays/s vs bare Embree, HDF5 share, BVH build, peak memory.")
+        @Option(help: "Model file (default: the built-in MakeHuman model).") var model: String?
+        @Option(help: "Image sizes.") var sizes: [Int] = [256, 512]
+        @Option(help: "Samples per pixel.") var spp: Int = 16
+        @Option(help: "Images per size.") var images: Int = 6
+        @Option(help: "Threads (0 = one per core).") var threads: Int = 0
+
+        func run() throws {
+            try runReportingErrors {
+                let m = try loadModel(model ?? DefaultPaths.defaultModel)
+                print("model \(m.name): \(m.vertexCount) vertices, \(m.triangleCount) triangles; threads \(threads == 0 ? ProcessInfo.processInfo.activeProcessorCount : threads)")
+                for size in sizes {
+                    var recipe = try Recipe.parse("image: {width: \(size), height: \(size), samples_per_pixel: \(spp)}\n", file: "benchmark")
+                    recipe.cropProbability = 0
+                    let g = try Generator(recipe: recipe, model: m, seed: 1)
+                    let film = Film(width: size, height: size)
+                    _ = try g.render(g.spec(0), into: film, threads: threads)  // warm-up
+                    var seconds = 0.0, rays = 0.0
+                    for k in 0..<images {
+                        let spec = g.spec(k)
+                        let t0 = Date()
+                        _ = try g.render(spec, into: film, threads: threads)
+                        seconds += Date().timeIntervalSince(t0)
+                        let hit = Double(film.coverage.reduce(0) { $0 + Int($1) }) / (255 * Double(size * size))
+                        rays += Integrator(appearance: spec.appearance, lighting: spec.lighting, background: spec.background,
+                                           effects: spec.effects, settings: RenderSettings(samplesPerPixel: spp))
+                            .raysPerImage(width: size, height: size, hitFraction: hit)
+                    }
+                    // Bare Embree on sample 0's scene and camera.
+                    let spec = g.spec(0)
+                    let t0 = Date()
+                    let scene = try HeadScene(device: EmbreeDevice(), model: m, labels: g.labels, posed: m.pose(spec.parameters), global: spec.parameters.global)
+                    let build = Date().timeIntervalSince(t0)
+                    let single = EmbreeReference.primaryRays(scene, camera: spec.camera, threads: threads, packets: false)
+                    let packet = EmbreeReference.primaryRays(scene, camera: spec.camera, threads: threads, packets: true)
+                    let pipeline = rays / seconds
+                    print(String(format: "%4d²  %5.2f images/s  pipeline %5.1f Mrays/s | bare Embree primary: %5.1f Mrays/s single, %5.1f Mrays/s 16-wide (pipeline/packets %.2f) | scene build (pose+BVH) %.1f ms",
+                                 size, Double(images) / seconds, pipeline / 1e6, single / 1e6, packet / 1e6, pipeline / packet, build * 1000))
+                }
+                // Corpus writing share and memory: a small corpus at the first size.
+                let dir = FileManager.default.temporaryDirectory.appendingPathComponent("headlab-bench-\(getpid())")
+                try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+                defer { try? FileManager.default.removeItem(at: dir) }
+                let size = sizes.first ?? 256
+                var recipe = try Recipe.parse("image: {width: \(size), height: \(size), samples_per_pixel: \(spp)}\noutput: {gzip: {rgb: 1, segmentation: 1, skin_visible: 1, skin_amodal: 1, foreground: 1, coverage: 1}}\n", file: "benchmark")
+                recipe.cropProbability = 0
+                for count in [images, 2 * images] {
+                    var job = CorpusJob(recipe: recipe, model: m, count: count, output: dir.appendingPathComponent("c\(count).h5").path, seed: 1)
+                    job.threads = threads
+                    let report = try job.run()
+                    print(String(format: "corpus of %d at %d²: %.2f images/s, HDF5 writing %.1f%% of wall time, peak memory %.0f MiB",
+                                 count, size, Double(report.rendered) / report.seconds, 100 * report.writeSeconds / report.seconds, peakMemoryMiB()))
+                }
+            }
+        }
+    }
+}
+
+/// VmHWM from /proc/self/status.
+func peakMemoryMiB() -> Double {
+    guard let s = try? String(contentsOfFile: "/proc/self/status", encoding: .utf8),
+          let line = s.split(separator: "\n").first(where: { $0.hasPrefix("VmHWM:") }) else { return 0 }
+    let kb = Double(line.split(separator: " ").dropFirst().first.map(String.init) ?? "0") ?? 0
+    return kb / 1024
+}
