@@ -6,9 +6,14 @@ import Geometry
 /// Reference measurements for `headlab benchmark`: bare Embree primary-ray throughput on the very
 /// scene the pipeline renders, single rays and 16-wide packets.
 public enum EmbreeReference {
+    /// Packet width for the reference (Embree reports native 16-wide support on AVX-512).
+    public static let packetWidth = 16
+
     /// Casts one primary ray per pixel of `camera`, `repeats` times, on `threads` workers.
-    /// Returns rays per second.
-    public static func primaryRays(_ scene: HeadScene, camera: Camera, threads: Int, packets: Bool, repeats: Int = 4) -> Double {
+    /// Returns rays per second and how many rays of the last repeat hit.
+    public static func primaryRays(_ scene: HeadScene, camera: Camera, threads: Int, packets: Bool, repeats: Int = 4) -> (raysPerSecond: Double, hits: Int) {
+        let hitLock = NSLock()
+        var hits = 0
         let w = camera.width, h = camera.height
         // Precompute ray directions so only Embree is timed.
         var dirs = [SIMD3<Float>](repeating: .zero, count: w * h)
@@ -16,31 +21,38 @@ public enum EmbreeReference {
         let origin = camera.position
         let start = Date()
         for _ in 0..<repeats {
+            hits = 0
             parallelFor(h, threads: threads) { y in
                 enableFlushToZero()
+                var rowHits = 0
+                defer { hitLock.lock(); hits += rowHits; hitLock.unlock() }
                 var context = RTCIntersectContext()
                 rtcInitIntersectContext(&context)
                 if packets {
-                    // RTCRayHit16 is over-aligned and does not import: 64-byte aligned raw memory,
-                    // laid out as Embree's struct of arrays (12 ray fields then 8 hit fields of 16 lanes).
-                    let bytes = 20 * 64
-                    let raw = UnsafeMutableRawPointer.allocate(byteCount: bytes, alignment: 64)
+                    // RTCRayHit8 is over-aligned and does not import: aligned raw memory laid out
+                    // as Embree's struct of arrays (12 ray fields then 8 hit fields of N lanes).
+                    let n = EmbreeReference.packetWidth
+                    // The valid mask must be aligned to the packet size too: it follows the rays.
+                    let bytes = 20 * 4 * n
+                    let raw = UnsafeMutableRawPointer.allocate(byteCount: bytes + 4 * n, alignment: 64)
                     defer { raw.deallocate() }
                     let f = raw.bindMemory(to: Float.self, capacity: bytes / 4)
                     let u = raw.bindMemory(to: UInt32.self, capacity: bytes / 4)
-                    var valid = [Int32](repeating: -1, count: 16)
-                    for x0 in stride(from: 0, to: w, by: 16) {
-                        for lane in 0..<16 {
+                    let valid = (raw + bytes).bindMemory(to: Int32.self, capacity: n)
+                    for x0 in stride(from: 0, to: w, by: n) {
+                        for lane in 0..<n {
                             let x = min(w - 1, x0 + lane), d = dirs[y * w + x]
                             valid[lane] = x0 + lane < w ? -1 : 0
-                            f[0 * 16 + lane] = origin.x; f[1 * 16 + lane] = origin.y; f[2 * 16 + lane] = origin.z
-                            f[3 * 16 + lane] = 0
-                            f[4 * 16 + lane] = d.x; f[5 * 16 + lane] = d.y; f[6 * 16 + lane] = d.z
-                            f[7 * 16 + lane] = 0; f[8 * 16 + lane] = .infinity
-                            u[9 * 16 + lane] = .max; u[10 * 16 + lane] = 0; u[11 * 16 + lane] = 0
-                            u[18 * 16 + lane] = invalidGeometryID
+                            f[0 * n + lane] = origin.x; f[1 * n + lane] = origin.y; f[2 * n + lane] = origin.z
+                            f[3 * n + lane] = 0
+                            f[4 * n + lane] = d.x; f[5 * n + lane] = d.y; f[6 * n + lane] = d.z
+                            f[7 * n + lane] = 0; f[8 * n + lane] = .infinity
+                            u[9 * n + lane] = .max; u[10 * n + lane] = 0; u[11 * n + lane] = 0
+                            u[18 * n + lane] = invalidGeometryID; u[19 * n + lane] = invalidGeometryID
                         }
-                        valid.withUnsafeBufferPointer { v in rtcIntersect16(v.baseAddress, scene.scene, &context, OpaquePointer(raw)) }
+                        if n == 8 { rtcIntersect8(valid, scene.scene, &context, OpaquePointer(raw)) }
+                        else { rtcIntersect16(valid, scene.scene, &context, OpaquePointer(raw)) }
+                        for lane in 0..<n where valid[lane] != 0 && u[18 * n + lane] != invalidGeometryID { rowHits += 1 }
                     }
                 } else {
                     for x in 0..<w {
@@ -51,11 +63,12 @@ public enum EmbreeReference {
                         rh.ray.tnear = 0; rh.ray.tfar = .infinity; rh.ray.mask = .max
                         rh.hit.geomID = invalidGeometryID
                         rtcIntersect1(scene.scene, &context, &rh)
+                        if rh.hit.geomID != invalidGeometryID { rowHits += 1 }
                     }
                 }
             }
         }
-        return Double(w * h * repeats) / Date().timeIntervalSince(start)
+        return (Double(w * h * repeats) / Date().timeIntervalSince(start), hits)
     }
 }
 

@@ -178,3 +178,24 @@ final class SpherePhysicsTests: XCTestCase {
         XCTAssertEqual(dot(axis, normalize(-camera.position)), 1, accuracy: 1e-5)
     }
 }
+
+final class EmbreeReferenceTests: XCTestCase {
+    func testBareEmbreeSingleAndPacketRaysRun() throws {
+        let m = TestModels.sphere()
+        let scene = try HeadScene(device: EmbreeDevice(), model: m, labels: HeadLabelTable(model: m), posed: m.pose(.neutral(for: m)), global: .identity)
+        let camera = Camera.lookAt(eye: SIMD3(0, 0, 0.5), target: .zero, width: 40, height: 30, fx: 50)
+        let single = EmbreeReference.primaryRays(scene, camera: camera, threads: 1, packets: false, repeats: 1)
+        let packet = EmbreeReference.primaryRays(scene, camera: camera, threads: 2, packets: true, repeats: 1)
+        // Packets and single rays see the same sphere: the hits are the pixels inside its outline.
+        var inside = 0
+        for y in 0..<30 { for x in 0..<40 {
+            let (o, d) = camera.ray(u: Float(x) + 0.5, v: Float(y) + 0.5)
+            let b = dot(o, d), c = dot(o, o) - 0.01
+            if b * b - c > 1e-4 { inside += 1 }   // clearly inside (polygon vs circle at the rim)
+        } }
+        XCTAssertGreaterThan(single.hits, inside - 1)
+        XCTAssertEqual(packet.hits, single.hits)
+        XCTAssertLessThan(single.hits, 40 * 30)
+        XCTAssertGreaterThan(single.raysPerSecond, 0)
+    }
+}
