@@ -64,12 +64,20 @@ public struct Integrator: Sendable {
             var rng = pixelSeed.derive(UInt64(i))
             var sum = SIMD3<Float>.zero
             var hits = 0
+            // Albedo noise varies on a scale of millimetres: one material per pixel and surface
+            // kind serves all its samples (irises are recomputed: the pupil edge is sharp).
+            var cached: (kind: UInt8, material: Material)? = nil
             for s in 0..<spp {
                 let sx = (Float(s % strata) + rng.uniform()) / Float(strata)
                 let sy = (Float(s / strata % strata) + rng.uniform()) / Float(strata)
                 let (ro, rd) = camera.ray(u: Float(x) + sx, v: Float(y) + sy)
                 if let hit = scene.intersect(origin: ro, direction: rd) {
-                    sum += shade(hit, direction: rd, scene: scene, rng: &rng)
+                    let kind = scene.labels.faceKind[hit.face]
+                    let m: Material
+                    if let c = cached, c.kind == kind, kind != SurfaceKind.iris.rawValue { m = c.material } else {
+                        m = material(hit, scene: scene); cached = (kind, m)
+                    }
+                    sum += shade(hit, material: m, direction: rd, scene: scene, rng: &rng)
                     hits += 1
                 } else {
                     sum += backgroundRadiance(u: (Float(x) + sx) / Float(film.width), v: (Float(y) + sy) / Float(film.height), direction: rd)
@@ -128,8 +136,7 @@ public struct Integrator: Sendable {
     }
 
     /// Outgoing radiance toward the camera from a hit.
-    func shade(_ hit: HeadScene.SurfaceHit, direction: SIMD3<Float>, scene: HeadScene, rng: inout SplitMix64) -> SIMD3<Float> {
-        let m = material(hit, scene: scene)
+    func shade(_ hit: HeadScene.SurfaceHit, material m: Material, direction: SIMD3<Float>, scene: HeadScene, rng: inout SplitMix64) -> SIMD3<Float> {
         var n = hit.normal
         let kind = SurfaceKind(rawValue: scene.labels.faceKind[hit.face]) ?? .skin
         if appearance.poreStrength > 0 && appearance.albedoOverride == nil && (kind == .skin || kind == .lip) {
