@@ -43,6 +43,7 @@ public struct Integrator: Sendable {
         let spp = max(1, settings.samplesPerPixel)
         let strata = Int(Float(spp).squareRoot().rounded(.up))
         let pixelSeed = SplitMix64(seed: seed)
+        let packet = RayPacket()
         for x in 0..<film.width {
             let i = y * film.width + x
             // Labels: the ray through the pixel centre.
@@ -67,21 +68,47 @@ public struct Integrator: Sendable {
             // Albedo noise varies on a scale of millimetres: one material per pixel and surface
             // kind serves all its samples (irises are recomputed: the pupil edge is sharp).
             var cached: (kind: UInt8, material: Material)? = nil
-            for s in 0..<spp {
-                let sx = (Float(s % strata) + rng.uniform()) / Float(strata)
-                let sy = (Float(s / strata % strata) + rng.uniform()) / Float(strata)
-                let (ro, rd) = camera.ray(u: Float(x) + sx, v: Float(y) + sy)
-                if let hit = scene.intersect(origin: ro, direction: rd) {
-                    let kind = scene.labels.faceKind[hit.face]
-                    let m: Material
-                    if let c = cached, c.kind == kind, kind != SurfaceKind.iris.rawValue { m = c.material } else {
-                        m = material(hit, scene: scene); cached = (kind, m)
-                    }
-                    sum += shade(hit, material: m, direction: rd, scene: scene, rng: &rng)
-                    hits += 1
-                } else {
-                    sum += backgroundRadiance(u: (Float(x) + sx) / Float(film.width), v: (Float(y) + sy) / Float(film.height), direction: rd)
+            var pixelBackground: SIMD3<Float>? = nil
+            // Camera rays go to Embree as 16-wide packets (coherent: one pixel's samples).
+            var jitter = rng.derive(0x717)
+            var s0 = 0
+            while s0 < spp {
+                let count = min(RayPacket.width, spp - s0)
+                var directions = [SIMD3<Float>](repeating: .zero, count: count)
+                var origin = SIMD3<Float>.zero
+                for lane in 0..<count {
+                    let s = s0 + lane
+                    let sx = (Float(s % strata) + jitter.uniform()) / Float(strata)
+                    let sy = (Float(s / strata % strata) + jitter.uniform()) / Float(strata)
+                    let (ro, rd) = camera.ray(u: Float(x) + sx, v: Float(y) + sy)
+                    origin = ro; directions[lane] = rd
+                    packet.set(lane, origin: ro, direction: rd)
                 }
+                scene.intersect(packet: packet, count: count)
+                for lane in 0..<count {
+                    let rd = directions[lane]
+                    if packet.hit(lane) {
+                        let (bu, bv) = packet.uv(lane)
+                        let hit = scene.resolve(primitive: packet.primitive(lane), u: bu, v: bv, distance: packet.distance(lane),
+                                                geometricNormal: packet.geometricNormal(lane), origin: origin, direction: rd)
+                        let kind = scene.labels.faceKind[hit.face]
+                        let m: Material
+                        if let c = cached, c.kind == kind, kind != SurfaceKind.iris.rawValue { m = c.material } else {
+                            m = material(hit, scene: scene); cached = (kind, m)
+                        }
+                        sum += shade(hit, material: m, direction: rd, scene: scene, rng: &rng)
+                        hits += 1
+                    } else if background.kind != .environment {
+                        // The background is smooth at pixel scale: evaluate it once per pixel.
+                        if pixelBackground == nil {
+                            pixelBackground = backgroundRadiance(u: (Float(x) + 0.5) / Float(film.width), v: (Float(y) + 0.5) / Float(film.height), direction: rd)
+                        }
+                        sum += pixelBackground!
+                    } else {
+                        sum += lighting.environment.radiance(rd)
+                    }
+                }
+                s0 += count
             }
             let c = sum / Float(spp)
             film.radiance[3 * i] = c.x; film.radiance[3 * i + 1] = c.y; film.radiance[3 * i + 2] = c.z

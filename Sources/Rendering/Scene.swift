@@ -145,10 +145,18 @@ public final class HeadScene: @unchecked Sendable {
         rh.hit.geomID = invalidGeometryID
         rtcIntersect1(scene, &context, &rh)
         guard rh.hit.geomID != invalidGeometryID else { return nil }
-        let face = Int(labels.rendered[Int(rh.hit.primID)])
-        let b = SIMD3<Float>(1 - rh.hit.u - rh.hit.v, rh.hit.u, rh.hit.v)
+        return resolve(primitive: rh.hit.primID, u: rh.hit.u, v: rh.hit.v, distance: rh.ray.tfar,
+                       geometricNormal: SIMD3(rh.hit.Ng_x, rh.hit.Ng_y, rh.hit.Ng_z), origin: origin, direction: direction)
+    }
+
+    /// Turns Embree's hit record into the model face and interpolated attributes.
+    @inline(__always)
+    func resolve(primitive: UInt32, u: Float, v: Float, distance: Float, geometricNormal: SIMD3<Float>,
+                 origin: SIMD3<Float>, direction: SIMD3<Float>) -> SurfaceHit {
+        let face = Int(labels.rendered[Int(primitive)])
+        let b = SIMD3<Float>(1 - u - v, u, v)
         let i0 = Int(model.triangles[3 * face]), i1 = Int(model.triangles[3 * face + 1]), i2 = Int(model.triangles[3 * face + 2])
-        var ng = normalize(SIMD3(rh.hit.Ng_x, rh.hit.Ng_y, rh.hit.Ng_z))
+        var ng = normalize(geometricNormal)
         var n = normalize(b.x * normals.vec3(i0) + b.y * normals.vec3(i1) + b.z * normals.vec3(i2))
         if dot(ng, direction) > 0 { ng = -ng }
         if dot(n, ng) < 0 { n = normalize(n - 2 * dot(n, ng) * ng) }  // flip into the visible hemisphere
@@ -157,8 +165,18 @@ public final class HeadScene: @unchecked Sendable {
         let uv = b.x * SIMD2(model.texcoords[2 * t0], model.texcoords[2 * t0 + 1])
             + b.y * SIMD2(model.texcoords[2 * t1], model.texcoords[2 * t1 + 1])
             + b.z * SIMD2(model.texcoords[2 * t2], model.texcoords[2 * t2 + 1])
-        return SurfaceHit(distance: rh.ray.tfar, face: face, barycentric: b, position: origin + rh.ray.tfar * direction,
+        return SurfaceHit(distance: distance, face: face, barycentric: b, position: origin + distance * direction,
                           normal: n, geometricNormal: ng, uv: uv)
+    }
+
+    /// Intersects up to 16 rays sharing an origin as one Embree packet (`rtcIntersect16`).
+    @inline(__always)
+    func intersect(packet: RayPacket, count: Int) {
+        var context = RTCIntersectContext()
+        rtcInitIntersectContext(&context)
+        context.flags = RTC_INTERSECT_CONTEXT_FLAG_COHERENT
+        packet.prepare(count: count)
+        rtcIntersect16(packet.valid, scene, &context, OpaquePointer(packet.raw))
     }
 
     /// True when anything blocks the segment origin + t·direction, t in (near, far).
@@ -173,4 +191,41 @@ public final class HeadScene: @unchecked Sendable {
         rtcOccluded1(scene, &context, &ray)
         return ray.tfar < 0
     }
+}
+
+/// A 16-wide ray packet in Embree's struct-of-arrays layout (RTCRayHit16 does not import: it is
+/// over-aligned). Ray fields then hit fields, 16 lanes each, then the valid mask; 64-byte aligned.
+final class RayPacket {
+    static let width = 16
+    let raw: UnsafeMutableRawPointer
+    let f: UnsafeMutablePointer<Float>
+    let u: UnsafeMutablePointer<UInt32>
+    let valid: UnsafeMutablePointer<Int32>
+
+    init() {
+        raw = UnsafeMutableRawPointer.allocate(byteCount: 21 * 64, alignment: 64)
+        f = raw.bindMemory(to: Float.self, capacity: 20 * 16)
+        u = raw.bindMemory(to: UInt32.self, capacity: 20 * 16)
+        valid = (raw + 20 * 64).bindMemory(to: Int32.self, capacity: 16)
+    }
+    deinit { raw.deallocate() }
+
+    @inline(__always) func set(_ lane: Int, origin o: SIMD3<Float>, direction d: SIMD3<Float>) {
+        f[lane] = o.x; f[16 + lane] = o.y; f[32 + lane] = o.z; f[48 + lane] = 0
+        f[64 + lane] = d.x; f[80 + lane] = d.y; f[96 + lane] = d.z; f[112 + lane] = 0; f[128 + lane] = .infinity
+        u[144 + lane] = .max; u[160 + lane] = 0; u[176 + lane] = 0
+    }
+
+    func prepare(count: Int) {
+        for lane in 0..<16 {
+            valid[lane] = lane < count ? -1 : 0
+            u[288 + lane] = invalidGeometryID; u[304 + lane] = invalidGeometryID
+        }
+    }
+
+    @inline(__always) func hit(_ lane: Int) -> Bool { u[288 + lane] != invalidGeometryID }
+    @inline(__always) func distance(_ lane: Int) -> Float { f[128 + lane] }
+    @inline(__always) func geometricNormal(_ lane: Int) -> SIMD3<Float> { SIMD3(f[192 + lane], f[208 + lane], f[224 + lane]) }
+    @inline(__always) func uv(_ lane: Int) -> (Float, Float) { (f[240 + lane], f[256 + lane]) }
+    @inline(__always) func primitive(_ lane: Int) -> UInt32 { u[272 + lane] }
 }
