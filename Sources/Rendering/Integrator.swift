@@ -96,7 +96,9 @@ public struct Integrator: Sendable {
                         if let c = cached, c.kind == kind, kind != SurfaceKind.iris.rawValue { m = c.material } else {
                             m = material(hit, scene: scene); cached = (kind, m)
                         }
-                        sum += shade(hit, material: m, direction: rd, scene: scene, rng: &rng)
+                        // Clamp single-sample outliers (specular glints off pore-scale normals):
+                        // a small bias that keeps 16-spp images free of fireflies.
+                        sum += pointwiseMin(shade(hit, material: m, direction: rd, scene: scene, rng: &rng), SIMD3(repeating: 3))
                         hits += 1
                     } else if background.kind != .environment {
                         // The background is smooth at pixel scale: evaluate it once per pixel.
