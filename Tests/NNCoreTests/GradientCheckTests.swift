@@ -1,0 +1,162 @@
+import XCTest
+import TestSupport
+import Geometry
+@testable import NNCore
+
+/// Finite-difference checks (Double, central differences, h = 1e-5) of every op's backward, on tiny shapes,
+/// inputs AND parameters, with a random upstream gradient. Tolerance: relative error ≤ 1e-6 with the
+/// floor of `checkGradients` (|a − n| / max(|a|, |n|, 1e-2)).
+final class GradientCheckTests: XCTestCase {
+    let tolerance = 1e-6
+
+    /// Randomises the layer's parameters (so γ = 1, β = 0 style defaults don't hide bugs), runs the check.
+    func assertLayerGradients<L: Layer>(_ layer: L, inputShape: [Int], seed: UInt64 = 1, inputScale: Double = 1,
+                                        _ what: String, file: StaticString = #filePath, line: UInt = #line) where L.Scalar == Double {
+        var rng = SplitMix64(seed: seed)
+        for p in layer.parameters { p.value = randomNormalTensor(p.value.shape, scale: 0.5, using: &rng) }
+        let x: Tensor<Double> = randomNormalTensor(inputShape, scale: inputScale, using: &rng)
+        let y = layer(x)
+        let upstream: Tensor<Double> = randomNormalTensor(y.shape, using: &rng)
+        let results = checkLayerGradients(layer, input: x, upstream: upstream)
+        XCTAssertEqual(results.count, 1 + layer.parameters.count, file: file, line: line)
+        for r in results {
+            XCTAssertLessThan(r.maxRelativeError, tolerance, "\(what): \(r)", file: file, line: line)
+        }
+    }
+
+    func testLinear() {
+        var rng = SplitMix64(seed: 10)
+        assertLayerGradients(Linear<Double>(4, 3, rng: &rng), inputShape: [2, 3, 4], "linear")
+        assertLayerGradients(Linear<Double>(5, 2, bias: false, rng: &rng), inputShape: [3, 5], "linear no bias")
+    }
+
+    func testConv2d() {
+        var rng = SplitMix64(seed: 11)
+        assertLayerGradients(Conv2d<Double>(3, 4, kernel: 3, padding: 1, rng: &rng), inputShape: [2, 3, 5, 5], "conv 3x3")
+        assertLayerGradients(Conv2d<Double>(2, 3, kernel: 3, stride: 2, padding: 2, dilation: 2, rng: &rng),
+                             inputShape: [1, 2, 7, 6], "conv strided dilated")
+        assertLayerGradients(Conv2d<Double>(4, 6, kernel: (2, 3), stride: (1, 2), padding: (1, 0), groups: 2, rng: &rng),
+                             inputShape: [2, 4, 5, 6], "conv grouped non-square")
+        assertLayerGradients(Conv2d<Double>(3, 6, kernel: 3, padding: 1, groups: 3, bias: false, rng: &rng),
+                             inputShape: [2, 3, 4, 4], "depthwise conv, multiplier 2")
+    }
+
+    func testConvTranspose2d() {
+        var rng = SplitMix64(seed: 12)
+        assertLayerGradients(ConvTranspose2d<Double>(3, 2, kernel: 2, stride: 2, rng: &rng), inputShape: [2, 3, 3, 4], "deconv k2 s2")
+        assertLayerGradients(ConvTranspose2d<Double>(4, 6, kernel: 3, stride: 2, padding: 1, outputPadding: 1, dilation: 1,
+                                                     groups: 2, rng: &rng), inputShape: [1, 4, 3, 3], "deconv general grouped")
+        assertLayerGradients(ConvTranspose2d<Double>(2, 3, kernel: (3, 2), stride: (1, 3), padding: (2, 0), dilation: (2, 1),
+                                                     bias: false, rng: &rng), inputShape: [1, 2, 4, 3], "deconv dilated")
+    }
+
+    func testPooling() {
+        assertLayerGradients(MaxPool2d<Double>(kernel: 3, stride: 2, padding: 1), inputShape: [2, 2, 5, 6], "max pool")
+        assertLayerGradients(MaxPool2d<Double>(kernel: 2), inputShape: [1, 3, 4, 4], "max pool 2x2")
+        assertLayerGradients(AvgPool2d<Double>(kernel: 3, stride: 2, padding: 1), inputShape: [2, 2, 5, 6], "avg pool")
+        assertLayerGradients(AvgPool2d<Double>(kernel: 3, stride: 2, padding: 1, countIncludePad: false),
+                             inputShape: [1, 2, 5, 5], "avg pool exclude pad")
+        assertLayerGradients(GlobalAvgPool2d<Double>(), inputShape: [2, 3, 3, 4], "global avg pool")
+    }
+
+    func testResample() {
+        for mode in [ResampleMode.bilinear, .bicubic, .bicubicAntialias] {
+            assertLayerGradients(Resize2d<Double>(height: 7, width: 5, mode: mode), inputShape: [1, 2, 3, 4], "resize up \(mode)")
+            assertLayerGradients(Resize2d<Double>(height: 3, width: 4, mode: mode), inputShape: [2, 1, 7, 6], "resize down \(mode)")
+            assertLayerGradients(PositionEmbeddingResize<Double>(grid: (3, 3), newGrid: (5, 4), prefixTokens: 1, mode: mode),
+                                 inputShape: [1, 10, 3], "pos-embed \(mode)")
+        }
+    }
+
+    func testNorms() {
+        assertLayerGradients(LayerNorm<Double>(6, eps: 1e-6), inputShape: [2, 3, 6], "layer norm")
+        let bn = BatchNormInference<Double>(3)
+        var rng = SplitMix64(seed: 13)
+        bn.runningMean.value = randomNormalTensor([3], using: &rng)
+        bn.runningVar.value = Tensor(shape: [3], data: [0.5, 1.7, 2.3])
+        assertLayerGradients(bn, inputShape: [2, 3, 2, 3], "batch norm (inference)")
+    }
+
+    func testActivationsAndSoftmax() {
+        for kind in ActivationKind.allCases {
+            // Scale 4 so ReLU6 sees inputs above 6 too.
+            assertLayerGradients(Activation<Double>(kind), inputShape: [3, 7], inputScale: kind == .relu6 ? 4 : 1.5, "\(kind)")
+        }
+        assertLayerGradients(Softmax<Double>(), inputShape: [2, 3, 5], "softmax")
+    }
+
+    func testAttentionAndBlock() {
+        var rng = SplitMix64(seed: 14)
+        assertLayerGradients(MultiHeadSelfAttention<Double>(dim: 8, heads: 2, rng: &rng), inputShape: [2, 3, 8], "attention")
+        assertLayerGradients(TransformerBlock<Double>(dim: 16, heads: 8, rng: &rng), inputShape: [1, 3, 16], "pre-LN block, 8 heads")
+    }
+
+    func testSparseMatmul() {
+        let a = CSRMatrix<Double>(rows: 4, columns: 5, triplets: [(0, 0, 1), (0, 3, -2), (1, 1, 0.5), (2, 4, 3),
+                                                                  (2, 0, 1), (3, 2, -1), (3, 3, 2), (3, 3, 0.25)])
+        XCTAssertEqual(a.values.count, 7, "duplicates summed")
+        assertLayerGradients(SparseMatmul(a), inputShape: [5, 3], "sparse × dense")
+    }
+
+    // MARK: Losses (gradient w.r.t. the prediction; targets/masks/weights are constants)
+
+    func assertLossGradient(_ what: String, shape: [Int], seed: UInt64 = 2, loss: @escaping (Tensor<Double>) -> Double,
+                            backward: @escaping (Tensor<Double>, inout Tensor<Double>) -> Void,
+                            file: StaticString = #filePath, line: UInt = #line) {
+        var rng = SplitMix64(seed: seed)
+        let p = Parameter<Double>("prediction", randomNormalTensor(shape, using: &rng))
+        let r = checkGradients(variables: [p], loss: { loss(p.value) }, backward: { p.zeroGrad(); backward(p.value, &p.grad) })
+        XCTAssertLessThan(r[0].maxRelativeError, tolerance, "\(what): \(r[0])", file: file, line: line)
+        XCTAssertGreaterThan(p.grad.data.map(abs).max() ?? 0, 0, "\(what): gradient is all zero", file: file, line: line)
+    }
+
+    func testLosses() {
+        var rng = SplitMix64(seed: 15)
+        let shape = [2, 3, 2, 3]
+        let target: Tensor<Double> = randomNormalTensor(shape, using: &rng)
+        var mask = Tensor<Double>(zeros: [2, 1, 2, 3])
+        for i in 0..<mask.count { mask.data[i] = rng.bernoulli(0.6) ? 1 : 0 }
+        mask.data[0] = 1
+        var weight = mask
+        for i in 0..<weight.count { weight.data[i] += 0.2 }
+        let fullWeight: Tensor<Double> = Tensor(shape: shape, data: (0..<36).map { _ in Double(rng.uniform()) })
+
+        assertLossGradient("l1", shape: shape, loss: { l1Loss($0, target) },
+                           backward: { l1LossBackward($0, target, predictionGrad: &$1) })
+        assertLossGradient("masked l1", shape: shape, loss: { maskedL1Loss($0, target, mask: mask) },
+                           backward: { maskedL1LossBackward($0, target, mask: mask, predictionGrad: &$1) })
+        assertLossGradient("weighted l1 (broadcast)", shape: shape, loss: { weightedL1Loss($0, target, weight: weight) },
+                           backward: { weightedL1LossBackward($0, target, weight: weight, predictionGrad: &$1) })
+        assertLossGradient("weighted l1 (full)", shape: shape, loss: { weightedL1Loss($0, target, weight: fullWeight) },
+                           backward: { weightedL1LossBackward($0, target, weight: fullWeight, predictionGrad: &$1) })
+        assertLossGradient("cosine", shape: shape, loss: { cosineLoss($0, target) },
+                           backward: { cosineLossBackward($0, target, predictionGrad: &$1) })
+        assertLossGradient("cosine masked", shape: shape, loss: { cosineLoss($0, target, mask: mask) },
+                           backward: { cosineLossBackward($0, target, mask: mask, predictionGrad: &$1) })
+        let binary = Tensor<Double>(shape: shape, data: (0..<36).map { _ in rng.bernoulli(0.5) ? 1 : 0 })
+        assertLossGradient("bce with logits", shape: shape, loss: { bceWithLogitsLoss($0, binary) },
+                           backward: { bceWithLogitsLossBackward($0, binary, predictionGrad: &$1) })
+        assertLossGradient("bce weighted", shape: shape, loss: { bceWithLogitsLoss($0, binary, weight: weight) },
+                           backward: { bceWithLogitsLossBackward($0, binary, weight: weight, predictionGrad: &$1) })
+        let labels = [0, 2, 1, -100, 3, 3, 1, 0, 2, -100, 1, 2]   // [2, 2, 3] with two ignored
+        let classWeights: [Double] = [0.7, 0.3, 1.2, 0.5]
+        assertLossGradient("cross entropy", shape: [2, 4, 2, 3], loss: { crossEntropyLoss($0, targets: labels, classWeights: classWeights) },
+                           backward: { crossEntropyLossBackward($0, targets: labels, classWeights: classWeights, predictionGrad: &$1) })
+        assertLossGradient("cross entropy [N, K]", shape: [5, 2],
+                           loss: { crossEntropyLoss($0, targets: [0, 1, 1, 255, 0], classWeights: [0.3, 0.7], ignoreIndex: 255) },
+                           backward: { crossEntropyLossBackward($0, targets: [0, 1, 1, 255, 0], classWeights: [0.3, 0.7],
+                                                                ignoreIndex: 255, predictionGrad: &$1) })
+    }
+
+    func testLossGradScaleAndAccumulation() {
+        var rng = SplitMix64(seed: 16)
+        let p: Tensor<Double> = randomNormalTensor([4, 3], using: &rng), t: Tensor<Double> = randomNormalTensor([4, 3], using: &rng)
+        var once = Tensor<Double>(zeros: [4, 3]), twice = Tensor<Double>(zeros: [4, 3])
+        cosineLossBackward(p, t, lossGrad: 2, predictionGrad: &once)
+        cosineLossBackward(p, t, predictionGrad: &twice)
+        cosineLossBackward(p, t, predictionGrad: &twice)
+        for i in 0..<12 { XCTAssertEqual(once.data[i], twice.data[i], accuracy: 1e-12) }
+        XCTAssertEqual(crossEntropyLoss(p, targets: [-100, -100, -100, -100]), 0, "all ignored → 0")
+        XCTAssertEqual(maskedL1Loss(p, t, mask: Tensor(zeros: [4, 3])), 0, "empty mask → 0")
+    }
+}
