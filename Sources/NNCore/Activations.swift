@@ -26,6 +26,7 @@ public final class Activation<Scalar: NNScalar>: Layer {
         x >= 0 ? 1 / (1 + Scalar.exp(-x)) : { let e = Scalar.exp(x); return e / (1 + e) }()
     }
 
+    @_specialize(where Scalar == Float)
     public func callAsFunction(_ x: Tensor<Scalar>) -> Tensor<Scalar> {
         input = x
         var y = x
@@ -54,6 +55,7 @@ public final class Activation<Scalar: NNScalar>: Layer {
         return y
     }
 
+    @_specialize(where Scalar == Float)
     public func backward(_ dy: Tensor<Scalar>, inputGrad dx: inout Tensor<Scalar>) {
         precondition(dy.count == input.count && dx.count == input.count, "Activation(\(kind)).backward: shapes")
         let kind = self.kind
@@ -101,19 +103,27 @@ public final class Softmax<Scalar: NNScalar>: Layer {
     public init() {}
 
     /// In-place row softmax of `rows` rows of `k` values (shared with attention).
+    @_specialize(where Scalar == Float)
     static func rowSoftmax(_ p: UnsafeMutablePointer<Scalar>, rows: Int, k: Int) {
         for r in 0..<rows {
             let row = p + r * k
             var m = row[0]
-            for j in 1..<k { m = max(m, row[j]) }
             var s: Scalar = 0
-            for j in 0..<k { let e = Scalar.exp(row[j] - m); row[j] = e; s += e }
+            if Scalar.self == Float.self {
+                let f = UnsafeMutableRawPointer(row).assumingMemoryBound(to: Float.self)
+                m = unsafeBitCast(rowMaximum(f, count: k), to: Scalar.self)
+                s = unsafeBitCast(expShiftedInPlace(f, count: k, shift: unsafeBitCast(m, to: Float.self)), to: Scalar.self)
+            } else {
+                for j in 1..<k { m = max(m, row[j]) }
+                for j in 0..<k { row[j] = Scalar.exp(row[j] - m); s += row[j] }
+            }
             let inv = 1 / s
             for j in 0..<k { row[j] *= inv }
         }
     }
 
     /// dx[r, :] += y·(dy − ⟨dy, y⟩) for `rows` rows of `k` values (shared with attention).
+    @_specialize(where Scalar == Float)
     static func rowSoftmaxBackward(y: UnsafePointer<Scalar>, dy: UnsafePointer<Scalar>, dx: UnsafeMutablePointer<Scalar>,
                                    rows: Int, k: Int) {
         for r in 0..<rows {
@@ -124,6 +134,7 @@ public final class Softmax<Scalar: NNScalar>: Layer {
         }
     }
 
+    @_specialize(where Scalar == Float)
     public func callAsFunction(_ x: Tensor<Scalar>) -> Tensor<Scalar> {
         let k = x.shape.last ?? 1
         var y = x
@@ -132,6 +143,7 @@ public final class Softmax<Scalar: NNScalar>: Layer {
         return y
     }
 
+    @_specialize(where Scalar == Float)
     public func backward(_ dy: Tensor<Scalar>, inputGrad dx: inout Tensor<Scalar>) {
         let k = output.shape.last ?? 1
         precondition(dy.count == output.count && dx.count == output.count, "Softmax.backward: shapes")
@@ -141,4 +153,65 @@ public final class Softmax<Scalar: NNScalar>: Layer {
             Self.rowSoftmaxBackward(y: yp.baseAddress!, dy: gp.baseAddress!, dx: dp.baseAddress!, rows: output.count / k, k: k)
         } } }
     }
+}
+
+/// e^x; for Float a branch-free Cephes-style polynomial (Cody–Waite reduction, relative error ≤ 3e-7 on [−87, 88],
+/// inputs clamped to that range), for Double the libm `exp` (the gradient checker's reference).
+@inline(__always)
+func fastExp<S: NNScalar>(_ x: S) -> S {
+    if S.self == Float.self { return unsafeBitCast(fastExpFloat(unsafeBitCast(x, to: Float.self)), to: S.self) }
+    return S.exp(x)
+}
+
+@inline(__always)
+func fastExpFloat(_ x: Float) -> Float { fastExp16(SIMD16(repeating: x))[0] }
+
+/// 16 lanes of the same polynomial: k = round(x·log₂e) via the 1.5·2²³ magic number, r = x − k·ln2 in two parts,
+/// e^r by a degree-6 polynomial, 2^k assembled in the exponent bits.
+@inline(__always)
+func fastExp16(_ input: SIMD16<Float>) -> SIMD16<Float> {
+    let x = input.clamped(lowerBound: SIMD16(repeating: -87.3), upperBound: SIMD16(repeating: 88.7))
+    let magic = SIMD16<Float>(repeating: 12_582_912)
+    let shifted = x * 1.442_695_04 + magic
+    let k = shifted - magic
+    let r = x - k * 0.693_359_375 + k * 2.121_944_40e-4
+    var p = SIMD16<Float>(repeating: 1.987_569_150_0e-4)
+    p = p * r + 1.398_199_950_7e-3
+    p = p * r + 8.333_451_907_3e-3
+    p = p * r + 4.166_579_589_4e-2
+    p = p * r + 1.666_666_545_9e-1
+    p = p * r + 5.000_000_120_1e-1
+    let e = p * r * r + r + 1
+    let bits = (unsafeBitCast(shifted, to: SIMD16<UInt32>.self) &- 0x4B40_0000 &+ 127) &<< 23
+    return e * unsafeBitCast(bits, to: SIMD16<Float>.self)
+}
+
+/// p[i] = e^(p[i] − shift) for Float (16 lanes at a time), returning Σ p[i].
+@inline(__always)
+func expShiftedInPlace(_ p: UnsafeMutablePointer<Float>, count: Int, shift: Float) -> Float {
+    var sum = SIMD16<Float>(repeating: 0), j = 0
+    let raw = UnsafeMutableRawPointer(p)
+    while j + 16 <= count {
+        let v = fastExp16(raw.loadUnaligned(fromByteOffset: 4 * j, as: SIMD16<Float>.self) - shift)
+        raw.storeBytes(of: v, toByteOffset: 4 * j, as: SIMD16<Float>.self)
+        sum += v
+        j += 16
+    }
+    var tail: Float = sum.sum()
+    while j < count { p[j] = fastExpFloat(p[j] - shift); tail += p[j]; j += 1 }
+    return tail
+}
+
+/// max of p[0..<count] (count ≥ 1), 16 lanes at a time.
+@inline(__always)
+func rowMaximum(_ p: UnsafeMutablePointer<Float>, count: Int) -> Float {
+    var best = SIMD16<Float>(repeating: p[0]), j = 0
+    let raw = UnsafeRawPointer(p)
+    while j + 16 <= count {
+        best = pointwiseMax(best, raw.loadUnaligned(fromByteOffset: 4 * j, as: SIMD16<Float>.self))
+        j += 16
+    }
+    var m = best.max()
+    while j < count { m = max(m, p[j]); j += 1 }
+    return m
 }

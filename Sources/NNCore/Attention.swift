@@ -21,6 +21,7 @@ public final class MultiHeadSelfAttention<Scalar: NNScalar>: Layer {
 
     public var parameters: [Parameter<Scalar>] { qkv.parameters + proj.parameters }
 
+    @_specialize(where Scalar == Float)
     public func callAsFunction(_ x: Tensor<Scalar>) -> Tensor<Scalar> {
         precondition(x.rank == 3 && x.shape[2] == dim, "MultiHeadSelfAttention: input \(x.shape), want [B, T, \(dim)]")
         let b = x.shape[0], t = x.shape[1], c = dim, d = dim / heads
@@ -47,6 +48,7 @@ public final class MultiHeadSelfAttention<Scalar: NNScalar>: Layer {
         return proj(o)
     }
 
+    @_specialize(where Scalar == Float)
     public func backward(_ dy: Tensor<Scalar>, inputGrad dx: inout Tensor<Scalar>) {
         let b = qkvOut.shape[0], t = qkvOut.shape[1], c = dim, d = dim / heads
         let scale = 1 / Scalar(d).squareRoot()
@@ -99,12 +101,14 @@ public final class MLP<Scalar: NNScalar>: Layer {
 
     public var parameters: [Parameter<Scalar>] { fc1.parameters + fc2.parameters }
 
+    @_specialize(where Scalar == Float)
     public func callAsFunction(_ x: Tensor<Scalar>) -> Tensor<Scalar> {
         let h = fc1(x)
         hiddenShape = h.shape
         return fc2(act(h))
     }
 
+    @_specialize(where Scalar == Float)
     public func backward(_ dy: Tensor<Scalar>, inputGrad dx: inout Tensor<Scalar>) {
         let da = fc2.backward(dy, inputShape: hiddenShape)    // [..., hidden]
         let dh = act.backward(da, inputShape: hiddenShape)    // [..., hidden]
@@ -132,6 +136,7 @@ public final class TransformerBlock<Scalar: NNScalar>: Layer {
 
     public var parameters: [Parameter<Scalar>] { norm1.parameters + attn.parameters + norm2.parameters + mlp.parameters }
 
+    @_specialize(where Scalar == Float)
     public func callAsFunction(_ x: Tensor<Scalar>) -> Tensor<Scalar> {
         shape = x.shape
         var x1 = attn(norm1(x))
@@ -141,6 +146,7 @@ public final class TransformerBlock<Scalar: NNScalar>: Layer {
         return y
     }
 
+    @_specialize(where Scalar == Float)
     public func backward(_ dy: Tensor<Scalar>, inputGrad dx: inout Tensor<Scalar>) {
         var dx1 = dy                                             // [B, T, C] residual path
         let dn2 = mlp.backward(dy, inputShape: shape)            // [B, T, C]

@@ -108,6 +108,7 @@ public struct SafeTensors {
     }
 
     /// The named tensor converted to `S`; throws if missing, of the wrong shape (when `shape` is given) or non-finite.
+    @_specialize(where S == Float)
     public func tensor<S: NNScalar>(_ name: String, shape: [Int]? = nil, as type: S.Type = S.self) throws -> Tensor<S> {
         guard let e = entries[name] else { throw CheckpointError.missingTensor(name: name, file: file) }
         if let s = shape, s != e.shape { throw CheckpointError.shapeMismatch(name: name, file: file, expected: s, found: e.shape) }

@@ -12,10 +12,20 @@ struct WindowGeometry {
     var outHeight: Int, outWidth: Int
     var rows: Int { channels * kernelH * kernelW }
     var columns: Int { outHeight * outWidth }
+
+    /// The output columns ox (half-open, clamped to 0..<outWidth) whose input column ox·s − p + j·d is inside the image.
+    @inline(__always) func validColumns(_ j: Int) -> (Int, Int) {
+        let offset = j * dilationW - padW                  // x = ox·s + offset
+        let lo = offset >= 0 ? 0 : (-offset + strideW - 1) / strideW
+        let last = width - 1 - offset                       // need ox·s ≤ last
+        let hi = last < 0 ? 0 : min(last / strideW + 1, outWidth)
+        return (min(lo, hi), hi)
+    }
 }
 
 /// col[(c·kh + i)·kw + j, oy·outW + ox] = image[c, oy·s − p + i·d, ox·s − p + j·d] (0 outside).
 @usableFromInline
+@_specialize(where Scalar == Float)
 func im2col<Scalar: NNScalar>(_ g: WindowGeometry, _ image: UnsafePointer<Scalar>, _ col: UnsafeMutablePointer<Scalar>) {
     let cols = g.columns
     for c in 0..<g.channels {
@@ -29,11 +39,16 @@ func im2col<Scalar: NNScalar>(_ g: WindowGeometry, _ image: UnsafePointer<Scalar
                     for ox in 0..<g.outWidth { out[ox] = 0 }
                     continue
                 }
-                let src = plane + y * g.width
-                for ox in 0..<g.outWidth {
-                    let x = ox * g.strideW - g.padW + j * g.dilationW
-                    out[ox] = (x >= 0 && x < g.width) ? src[x] : 0
+                // Valid ox: 0 ≤ ox·s − p + j·d < W; zero outside, strided copy inside (no per-element bounds test).
+                let (lo, hi) = g.validColumns(j)
+                let src = plane + y * g.width - g.padW + j * g.dilationW
+                for ox in 0..<lo { out[ox] = 0 }
+                if g.strideW == 1 {
+                    for ox in lo..<hi { out[ox] = src[ox] }
+                } else {
+                    for ox in lo..<hi { out[ox] = src[ox * g.strideW] }
                 }
+                for ox in hi..<g.outWidth { out[ox] = 0 }
             }
         } }
     }
@@ -41,6 +56,7 @@ func im2col<Scalar: NNScalar>(_ g: WindowGeometry, _ image: UnsafePointer<Scalar
 
 /// The adjoint of `im2col`: image[c, y, x] += col[...] for every window position that reads it.
 @usableFromInline
+@_specialize(where Scalar == Float)
 func col2imAccumulate<Scalar: NNScalar>(_ g: WindowGeometry, _ col: UnsafePointer<Scalar>, _ image: UnsafeMutablePointer<Scalar>) {
     let cols = g.columns
     for c in 0..<g.channels {
@@ -50,11 +66,13 @@ func col2imAccumulate<Scalar: NNScalar>(_ g: WindowGeometry, _ col: UnsafePointe
             for oy in 0..<g.outHeight {
                 let y = oy * g.strideH - g.padH + i * g.dilationH
                 if y < 0 || y >= g.height { continue }
-                let dst = plane + y * g.width
+                let (lo, hi) = g.validColumns(j)
+                let dst = plane + y * g.width - g.padW + j * g.dilationW
                 let src = row + oy * g.outWidth
-                for ox in 0..<g.outWidth {
-                    let x = ox * g.strideW - g.padW + j * g.dilationW
-                    if x >= 0 && x < g.width { dst[x] += src[ox] }
+                if g.strideW == 1 {
+                    for ox in lo..<hi { dst[ox] += src[ox] }
+                } else {
+                    for ox in lo..<hi { dst[ox * g.strideW] += src[ox] }
                 }
             }
         } }
@@ -110,6 +128,7 @@ public final class Conv2d<Scalar: NNScalar>: Layer {
                               dilationH: dilation.0, dilationW: dilation.1, outHeight: ho, outWidth: wo)
     }
 
+    @_specialize(where Scalar == Float)
     public func callAsFunction(_ x: Tensor<Scalar>) -> Tensor<Scalar> {
         precondition(x.rank == 4 && x.shape[1] == inChannels, "Conv2d(\(weight.name)): input \(x.shape), want [N, \(inChannels), H, W]")
         input = x
@@ -141,6 +160,7 @@ public final class Conv2d<Scalar: NNScalar>: Layer {
         return y
     }
 
+    @_specialize(where Scalar == Float)
     public func backward(_ dy: Tensor<Scalar>, inputGrad dx: inout Tensor<Scalar>) {
         let n = input.shape[0], h = input.shape[2], w = input.shape[3]
         let g = geometry(h, w)
@@ -235,6 +255,7 @@ public final class ConvTranspose2d<Scalar: NNScalar>: Layer {
                               dilationH: dilation.0, dilationW: dilation.1, outHeight: h, outWidth: w)
     }
 
+    @_specialize(where Scalar == Float)
     public func callAsFunction(_ x: Tensor<Scalar>) -> Tensor<Scalar> {
         precondition(x.rank == 4 && x.shape[1] == inChannels, "ConvTranspose2d(\(weight.name)): input \(x.shape), want [N, \(inChannels), H, W]")
         input = x
@@ -268,6 +289,7 @@ public final class ConvTranspose2d<Scalar: NNScalar>: Layer {
         return y
     }
 
+    @_specialize(where Scalar == Float)
     public func backward(_ dy: Tensor<Scalar>, inputGrad dx: inout Tensor<Scalar>) {
         let n = input.shape[0], h = input.shape[2], w = input.shape[3]
         let g = geometry(h, w)

@@ -12,6 +12,7 @@ public struct NonFiniteError: Error, CustomStringConvertible, Equatable {
 
 /// Throws `NonFiniteError` naming `name` if any element is NaN or ±Inf. Use on inputs and, in the
 /// optimizer, on gradients before they touch the weights.
+@_specialize(where S == Float)
 public func checkFinite<S: NNScalar>(_ values: [S], name: String, context: String = "") throws {
     try values.withUnsafeBufferPointer { p in
         // Fast path: a sum of a finite array times zero is zero; any NaN/Inf poisons it.
@@ -24,6 +25,7 @@ public func checkFinite<S: NNScalar>(_ values: [S], name: String, context: Strin
     }
 }
 
+@_specialize(where S == Float)
 public func checkFinite<S: NNScalar>(_ tensor: Tensor<S>, name: String, context: String = "") throws {
     try checkFinite(tensor.data, name: name, context: context)
 }

@@ -22,6 +22,7 @@ public final class Linear<Scalar: NNScalar>: Layer {
 
     public var parameters: [Parameter<Scalar>] { bias.map { [weight, $0] } ?? [weight] }
 
+    @_specialize(where Scalar == Float)
     public func callAsFunction(_ x: Tensor<Scalar>) -> Tensor<Scalar> {
         precondition(x.shape.last == inFeatures, "Linear(\(weight.name)): input \(x.shape) last dim must be \(inFeatures)")
         input = x
@@ -44,6 +45,7 @@ public final class Linear<Scalar: NNScalar>: Layer {
         return y
     }
 
+    @_specialize(where Scalar == Float)
     public func backward(_ dy: Tensor<Scalar>, inputGrad dx: inout Tensor<Scalar>) {
         let rows = input.count / inFeatures
         precondition(dy.count == rows * outFeatures && dx.count == input.count, "Linear(\(weight.name)).backward: shapes")

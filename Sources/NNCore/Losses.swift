@@ -26,6 +26,7 @@ struct Broadcast {
 }
 
 /// Mean absolute error: `L = mean |p − t|`. Backward: `dp += g · sign(p − t) / n`.
+@_specialize(where S == Float)
 public func l1Loss<S: NNScalar>(_ prediction: Tensor<S>, _ target: Tensor<S>) -> S {
     precondition(prediction.count == target.count, "l1Loss: prediction \(prediction.shape) vs target \(target.shape)")
     var s = 0.0
@@ -33,6 +34,7 @@ public func l1Loss<S: NNScalar>(_ prediction: Tensor<S>, _ target: Tensor<S>) ->
     return S(s / Double(max(prediction.count, 1)))
 }
 
+@_specialize(where S == Float)
 public func l1LossBackward<S: NNScalar>(_ prediction: Tensor<S>, _ target: Tensor<S>, lossGrad: S = 1,
                                         predictionGrad: inout Tensor<S>) {
     let g = lossGrad / S(max(prediction.count, 1))
@@ -44,6 +46,7 @@ public func l1LossBackward<S: NNScalar>(_ prediction: Tensor<S>, _ target: Tenso
 
 /// Masked L1: `L = Σ m·|p − t| / Σ m` over elements (a broadcast [N, 1, ...] mask counts once per channel);
 /// 0 when the mask is empty. Pixel3DMM's normal loss. Backward: `dp += g · m · sign(p − t) / Σ m`.
+@_specialize(where S == Float)
 public func maskedL1Loss<S: NNScalar>(_ prediction: Tensor<S>, _ target: Tensor<S>, mask: Tensor<S>) -> S {
     precondition(prediction.count == target.count, "maskedL1Loss: prediction \(prediction.shape) vs target \(target.shape)")
     let b = Broadcast(prediction: prediction.shape, other: mask.shape, what: "maskedL1Loss: mask")
@@ -55,6 +58,7 @@ public func maskedL1Loss<S: NNScalar>(_ prediction: Tensor<S>, _ target: Tensor<
     return total > 0 ? S(s / total) : 0
 }
 
+@_specialize(where S == Float)
 public func maskedL1LossBackward<S: NNScalar>(_ prediction: Tensor<S>, _ target: Tensor<S>, mask: Tensor<S>, lossGrad: S = 1,
                                               predictionGrad: inout Tensor<S>) {
     let b = Broadcast(prediction: prediction.shape, other: mask.shape, what: "maskedL1Loss: mask")
@@ -70,6 +74,7 @@ public func maskedL1LossBackward<S: NNScalar>(_ prediction: Tensor<S>, _ target:
 
 /// Weighted L1: `L = mean_elements w·|p − t|` (e.g. Pixel3DMM's UV loss with w = uv_mask + 0.2).
 /// Backward: `dp += g · w · sign(p − t) / n`.
+@_specialize(where S == Float)
 public func weightedL1Loss<S: NNScalar>(_ prediction: Tensor<S>, _ target: Tensor<S>, weight: Tensor<S>) -> S {
     precondition(prediction.count == target.count, "weightedL1Loss: prediction \(prediction.shape) vs target \(target.shape)")
     let b = Broadcast(prediction: prediction.shape, other: weight.shape, what: "weightedL1Loss: weight")
@@ -78,6 +83,7 @@ public func weightedL1Loss<S: NNScalar>(_ prediction: Tensor<S>, _ target: Tenso
     return S(s / Double(max(prediction.count, 1)))
 }
 
+@_specialize(where S == Float)
 public func weightedL1LossBackward<S: NNScalar>(_ prediction: Tensor<S>, _ target: Tensor<S>, weight: Tensor<S>, lossGrad: S = 1,
                                                 predictionGrad: inout Tensor<S>) {
     let b = Broadcast(prediction: prediction.shape, other: weight.shape, what: "weightedL1Loss: weight")
@@ -91,15 +97,18 @@ public func weightedL1LossBackward<S: NNScalar>(_ prediction: Tensor<S>, _ targe
 /// Cosine (angular) loss between vector fields along dim 1 ([N, C, ...] or [N, C]):
 /// `L = Σ_pos m·(1 − cos) / Σ_pos m`, `cos = ⟨p, t⟩ / (max(|p|, eps)·max(|t|, eps))` (m = 1 without a mask [N, 1, ...]).
 /// Backward w.r.t. p (for |p| > eps): `∂cos/∂p = t/(|p||t|) − cos · p/|p|²`.
+@_specialize(where S == Float)
 public func cosineLoss<S: NNScalar>(_ prediction: Tensor<S>, _ target: Tensor<S>, mask: Tensor<S>? = nil, eps: S = 1e-8) -> S {
     cosineLossImpl(prediction, target, mask: mask, eps: eps, lossGrad: 0, predictionGrad: nil)
 }
 
+@_specialize(where S == Float)
 public func cosineLossBackward<S: NNScalar>(_ prediction: Tensor<S>, _ target: Tensor<S>, mask: Tensor<S>? = nil, eps: S = 1e-8,
                                             lossGrad: S = 1, predictionGrad: inout Tensor<S>) {
     _ = cosineLossImpl(prediction, target, mask: mask, eps: eps, lossGrad: lossGrad, predictionGrad: &predictionGrad)
 }
 
+@_specialize(where S == Float)
 private func cosineLossImpl<S: NNScalar>(_ p: Tensor<S>, _ t: Tensor<S>, mask: Tensor<S>?, eps: S, lossGrad: S,
                                          predictionGrad: UnsafeMutablePointer<Tensor<S>>?) -> S {
     precondition(p.shape == t.shape && p.rank >= 2, "cosineLoss: prediction \(p.shape) vs target \(t.shape)")
@@ -133,6 +142,7 @@ private func cosineLossImpl<S: NNScalar>(_ p: Tensor<S>, _ t: Tensor<S>, mask: T
 
 /// Binary cross-entropy on logits z with targets y ∈ [0, 1] (PyTorch `binary_cross_entropy_with_logits`):
 /// `L = mean w·(max(z, 0) − z·y + log(1 + e^(−|z|)))`. Backward: `dz += g · w · (σ(z) − y) / n`.
+@_specialize(where S == Float)
 public func bceWithLogitsLoss<S: NNScalar>(_ logits: Tensor<S>, _ target: Tensor<S>, weight: Tensor<S>? = nil) -> S {
     precondition(logits.count == target.count, "bceWithLogitsLoss: logits \(logits.shape) vs target \(target.shape)")
     let b = weight.map { Broadcast(prediction: logits.shape, other: $0.shape, what: "bceWithLogitsLoss: weight") }
@@ -145,6 +155,7 @@ public func bceWithLogitsLoss<S: NNScalar>(_ logits: Tensor<S>, _ target: Tensor
     return S(s / Double(max(logits.count, 1)))
 }
 
+@_specialize(where S == Float)
 public func bceWithLogitsLossBackward<S: NNScalar>(_ logits: Tensor<S>, _ target: Tensor<S>, weight: Tensor<S>? = nil,
                                                    lossGrad: S = 1, predictionGrad: inout Tensor<S>) {
     let b = weight.map { Broadcast(prediction: logits.shape, other: $0.shape, what: "bceWithLogitsLoss: weight") }
@@ -160,17 +171,20 @@ public func bceWithLogitsLossBackward<S: NNScalar>(_ logits: Tensor<S>, _ target
 /// Weighted softmax cross-entropy over classes on dim 1 (PyTorch `cross_entropy(weight=, ignore_index=)`):
 /// logits [N, K, ...], targets [N, ...] as Int class indices; `L = Σ_i w[y_i]·(−log softmax(z_i)[y_i]) / Σ_i w[y_i]`
 /// over positions whose target ≠ ignoreIndex (0 if none). Backward: `dz_i += g · w[y_i]·(softmax(z_i) − onehot(y_i)) / Σ w`.
+@_specialize(where S == Float)
 public func crossEntropyLoss<S: NNScalar>(_ logits: Tensor<S>, targets: [Int], classWeights: [S]? = nil,
                                           ignoreIndex: Int = -100) -> S {
     crossEntropyImpl(logits, targets: targets, classWeights: classWeights, ignoreIndex: ignoreIndex, lossGrad: 0, grad: nil)
 }
 
+@_specialize(where S == Float)
 public func crossEntropyLossBackward<S: NNScalar>(_ logits: Tensor<S>, targets: [Int], classWeights: [S]? = nil,
                                                   ignoreIndex: Int = -100, lossGrad: S = 1, predictionGrad: inout Tensor<S>) {
     _ = crossEntropyImpl(logits, targets: targets, classWeights: classWeights, ignoreIndex: ignoreIndex,
                          lossGrad: lossGrad, grad: &predictionGrad)
 }
 
+@_specialize(where S == Float)
 private func crossEntropyImpl<S: NNScalar>(_ z: Tensor<S>, targets: [Int], classWeights: [S]?, ignoreIndex: Int,
                                            lossGrad: S, grad: UnsafeMutablePointer<Tensor<S>>?) -> S {
     precondition(z.rank >= 2, "crossEntropyLoss: logits \(z.shape) need a class dim 1")

@@ -22,6 +22,7 @@ public final class LayerNorm<Scalar: NNScalar>: Layer {
 
     public var parameters: [Parameter<Scalar>] { [weight, bias] }
 
+    @_specialize(where Scalar == Float)
     public func callAsFunction(_ x: Tensor<Scalar>) -> Tensor<Scalar> {
         precondition(x.shape.last == features, "LayerNorm(\(weight.name)): input \(x.shape) last dim must be \(features)")
         input = x
@@ -49,6 +50,7 @@ public final class LayerNorm<Scalar: NNScalar>: Layer {
         return y
     }
 
+    @_specialize(where Scalar == Float)
     public func backward(_ dy: Tensor<Scalar>, inputGrad dx: inout Tensor<Scalar>) {
         let c = features, rows = input.count / c
         precondition(dy.count == input.count && dx.count == input.count, "LayerNorm(\(weight.name)).backward: shapes")
@@ -114,6 +116,7 @@ public final class BatchNormInference<Scalar: NNScalar>: Layer {
         return (scale, shift)
     }
 
+    @_specialize(where Scalar == Float)
     public func callAsFunction(_ x: Tensor<Scalar>) -> Tensor<Scalar> {
         precondition(x.rank >= 2 && x.shape[1] == channels, "BatchNorm(\(weight.name)): input \(x.shape), want [N, \(channels), ...]")
         input = x
@@ -130,6 +133,7 @@ public final class BatchNormInference<Scalar: NNScalar>: Layer {
         return y
     }
 
+    @_specialize(where Scalar == Float)
     public func backward(_ dy: Tensor<Scalar>, inputGrad dx: inout Tensor<Scalar>) {
         precondition(dy.count == input.count && dx.count == input.count, "BatchNorm(\(weight.name)).backward: shapes")
         let n = input.shape[0], inner = input.count / (n * channels)

@@ -32,6 +32,7 @@ public final class AdamW<Scalar: NNScalar> {
     public func zeroGrad() { for p in parameters { p.zeroGrad() } }
 
     /// One update with the given learning rate. Throws (without updating) if a gradient is non-finite.
+    @_specialize(where Scalar == Float)
     public func step(learningRate lr: Scalar) throws {
         for p in parameters { try checkFinite(p.grad, name: p.name, context: "gradient at AdamW step \(stepCount + 1)") }
         stepCount += 1
@@ -105,6 +106,7 @@ public struct WarmupCosineSchedule: Sendable, Codable, Equatable {
 /// coefficient `maxNorm / (norm + 1e-6)` clamped to 1). Returns the norm before clipping.
 /// Throws `NonFiniteError` naming the first non-finite gradient.
 @discardableResult
+@_specialize(where S == Float)
 public func clipGradientNorm<S: NNScalar>(_ parameters: [Parameter<S>], maxNorm: Double) throws -> Double {
     var sumSquares = 0.0
     for p in parameters {

@@ -13,6 +13,7 @@ public final class MaxPool2d<Scalar: NNScalar>: Layer {
         self.kernel = kernel; self.stride = stride ?? kernel; self.padding = padding
     }
 
+    @_specialize(where Scalar == Float)
     public func callAsFunction(_ x: Tensor<Scalar>) -> Tensor<Scalar> {
         precondition(x.rank == 4, "MaxPool2d: input \(x.shape), want [N, C, H, W]")
         input = x
@@ -44,6 +45,7 @@ public final class MaxPool2d<Scalar: NNScalar>: Layer {
         return y
     }
 
+    @_specialize(where Scalar == Float)
     public func backward(_ dy: Tensor<Scalar>, inputGrad dx: inout Tensor<Scalar>) {
         precondition(dy.count == argmax.count && dx.count == input.count, "MaxPool2d.backward: shapes")
         let hw = input.shape[2] * input.shape[3], outPlane = dy.shape[2] * dy.shape[3]
@@ -77,6 +79,7 @@ public final class AvgPool2d<Scalar: NNScalar>: Layer {
         return Scalar((yb - ya) * (xb - xa))
     }
 
+    @_specialize(where Scalar == Float)
     public func callAsFunction(_ x: Tensor<Scalar>) -> Tensor<Scalar> {
         precondition(x.rank == 4, "AvgPool2d: input \(x.shape), want [N, C, H, W]")
         inputShape = x.shape
@@ -92,6 +95,7 @@ public final class AvgPool2d<Scalar: NNScalar>: Layer {
         return y
     }
 
+    @_specialize(where Scalar == Float)
     public func backward(_ dy: Tensor<Scalar>, inputGrad dx: inout Tensor<Scalar>) {
         let planes = inputShape[0] * inputShape[1], h = inputShape[2], w = inputShape[3], ho = dy.shape[2], wo = dy.shape[3]
         precondition(dx.count == planes * h * w && dy.count == planes * ho * wo, "AvgPool2d.backward: shapes")
@@ -110,6 +114,7 @@ public final class GlobalAvgPool2d<Scalar: NNScalar>: Layer {
 
     public init() {}
 
+    @_specialize(where Scalar == Float)
     public func callAsFunction(_ x: Tensor<Scalar>) -> Tensor<Scalar> {
         precondition(x.rank == 4, "GlobalAvgPool2d: input \(x.shape), want [N, C, H, W]")
         inputShape = x.shape
@@ -123,6 +128,7 @@ public final class GlobalAvgPool2d<Scalar: NNScalar>: Layer {
         return y
     }
 
+    @_specialize(where Scalar == Float)
     public func backward(_ dy: Tensor<Scalar>, inputGrad dx: inout Tensor<Scalar>) {
         let planes = inputShape[0] * inputShape[1], hw = inputShape[2] * inputShape[3]
         precondition(dy.count == planes && dx.count == planes * hw, "GlobalAvgPool2d.backward: shapes")

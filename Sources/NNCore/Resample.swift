@@ -85,6 +85,7 @@ struct SeparableResampler<Scalar: NNScalar> {
         cols = ResampleTaps(inSize: width, outSize: outWidth, mode: mode)
     }
 
+    @_specialize(where Scalar == Float)
     func forward(_ x: UnsafePointer<Scalar>, _ y: UnsafeMutablePointer<Scalar>) {
         let ho = rows.outSize, wo = cols.outSize, c = channels, rowLen = width * c
         var tmp = [Scalar](repeating: 0, count: ho * rowLen)   // [Ho, W, C] for one batch item
@@ -113,6 +114,7 @@ struct SeparableResampler<Scalar: NNScalar> {
     }
 
     /// dx += Aᵀ dy.
+    @_specialize(where Scalar == Float)
     func backward(_ dy: UnsafePointer<Scalar>, _ dx: UnsafeMutablePointer<Scalar>) {
         let ho = rows.outSize, wo = cols.outSize, c = channels, rowLen = width * c
         var tmp = [Scalar](repeating: 0, count: ho * rowLen)   // d tmp [Ho, W, C]
@@ -156,6 +158,7 @@ public final class Resize2d<Scalar: NNScalar>: Layer {
                            outHeight: outHeight, outWidth: outWidth, mode: mode)
     }
 
+    @_specialize(where Scalar == Float)
     public func callAsFunction(_ x: Tensor<Scalar>) -> Tensor<Scalar> {
         precondition(x.rank == 4, "Resize2d: input \(x.shape), want [N, C, H, W]")
         inputShape = x.shape
@@ -165,6 +168,7 @@ public final class Resize2d<Scalar: NNScalar>: Layer {
         return y
     }
 
+    @_specialize(where Scalar == Float)
     public func backward(_ dy: Tensor<Scalar>, inputGrad dx: inout Tensor<Scalar>) {
         precondition(dy.shape == [inputShape[0], inputShape[1], outHeight, outWidth] && dx.shape == inputShape,
                      "Resize2d.backward: shapes")
@@ -186,6 +190,7 @@ public final class PositionEmbeddingResize<Scalar: NNScalar>: Layer {
         self.grid = grid; self.newGrid = newGrid; self.prefixTokens = prefixTokens; self.mode = mode
     }
 
+    @_specialize(where Scalar == Float)
     public func callAsFunction(_ x: Tensor<Scalar>) -> Tensor<Scalar> {
         precondition(x.rank == 3 && x.shape[0] == 1 && x.shape[1] == prefixTokens + grid.0 * grid.1,
                      "PositionEmbeddingResize: input \(x.shape), want [1, \(prefixTokens + grid.0 * grid.1), C]")
@@ -201,6 +206,7 @@ public final class PositionEmbeddingResize<Scalar: NNScalar>: Layer {
         return y
     }
 
+    @_specialize(where Scalar == Float)
     public func backward(_ dy: Tensor<Scalar>, inputGrad dx: inout Tensor<Scalar>) {
         let c = channels
         precondition(dy.count == (prefixTokens + newGrid.0 * newGrid.1) * c && dx.count == (prefixTokens + grid.0 * grid.1) * c,

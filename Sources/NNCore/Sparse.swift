@@ -48,6 +48,7 @@ public final class SparseMatmul<Scalar: NNScalar>: Layer {
 
     public var parameters: [Parameter<Scalar>] { [values] }
 
+    @_specialize(where Scalar == Float)
     public func callAsFunction(_ x: Tensor<Scalar>) -> Tensor<Scalar> {
         precondition(x.rank == 2 && x.shape[0] == columns, "SparseMatmul(\(values.name)): input \(x.shape), want [\(columns), C]")
         input = x
@@ -67,6 +68,7 @@ public final class SparseMatmul<Scalar: NNScalar>: Layer {
         return y
     }
 
+    @_specialize(where Scalar == Float)
     public func backward(_ dy: Tensor<Scalar>, inputGrad dx: inout Tensor<Scalar>) {
         let c = input.shape[1]
         precondition(dy.shape == [rows, c] && dx.count == input.count, "SparseMatmul(\(values.name)).backward: shapes")

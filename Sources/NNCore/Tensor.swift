@@ -86,6 +86,7 @@ public struct Tensor<Scalar: NNScalar>: Equatable, Sendable {
     }
 
     /// Sets every element to zero, keeping the storage.
+    @_specialize(where Scalar == Float)
     public mutating func zero() {
         data.withUnsafeMutableBufferPointer { p in
             for i in p.indices { p[i] = 0 }
@@ -93,6 +94,7 @@ public struct Tensor<Scalar: NNScalar>: Equatable, Sendable {
     }
 
     /// `self += other` elementwise (shapes must have the same element count).
+    @_specialize(where Scalar == Float)
     public mutating func add(_ other: Tensor) {
         precondition(other.count == count, "Tensor.add: \(shape) vs \(other.shape)")
         data.withUnsafeMutableBufferPointer { d in

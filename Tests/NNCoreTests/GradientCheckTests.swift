@@ -39,6 +39,8 @@ final class GradientCheckTests: XCTestCase {
                              inputShape: [2, 4, 5, 6], "conv grouped non-square")
         assertLayerGradients(Conv2d<Double>(3, 6, kernel: 3, padding: 1, groups: 3, bias: false, rng: &rng),
                              inputShape: [2, 3, 4, 4], "depthwise conv, multiplier 2")
+        assertLayerGradients(Conv2d<Double>(2, 2, kernel: (1, 2), stride: (2, 3), padding: (2, 3), rng: &rng),
+                             inputShape: [1, 2, 3, 4], "conv padding beyond the kernel, stride 3")
     }
 
     func testConvTranspose2d() {
@@ -158,5 +160,40 @@ final class GradientCheckTests: XCTestCase {
         for i in 0..<12 { XCTAssertEqual(once.data[i], twice.data[i], accuracy: 1e-12) }
         XCTAssertEqual(crossEntropyLoss(p, targets: [-100, -100, -100, -100]), 0, "all ignored → 0")
         XCTAssertEqual(maskedL1Loss(p, t, mask: Tensor(zeros: [4, 3])), 0, "empty mask → 0")
+    }
+}
+
+/// A deliberately wrong layer: GELU whose backward drops the x·φ(x) term.
+private final class WrongGELU: Layer {
+    typealias Scalar = Double
+    private let gelu = Activation<Double>(.gelu)
+    private var input = Tensor<Double>(zeros: [0])
+    func callAsFunction(_ x: Tensor<Double>) -> Tensor<Double> { input = x; return gelu(x) }
+    func backward(_ dy: Tensor<Double>, inputGrad dx: inout Tensor<Double>) {
+        for i in 0..<dx.count { dx.data[i] += dy.data[i] * 0.5 * (1 + erf(input.data[i] / 2.squareRoot())) }
+    }
+}
+
+final class GradientCheckerSelfTests: XCTestCase {
+    func testCheckerCatchesAWrongBackward() {
+        var rng = SplitMix64(seed: 21)
+        let x: Tensor<Double> = randomNormalTensor([3, 4], using: &rng), up: Tensor<Double> = randomNormalTensor([3, 4], using: &rng)
+        let r = checkLayerGradients(WrongGELU(), input: x, upstream: up)
+        XCTAssertGreaterThan(r[0].maxRelativeError, 1e-2, "\(r[0])")
+    }
+}
+
+final class FastExpTests: XCTestCase {
+    func testFastExpMatchesLibmToTwoUlp() {
+        var worst: Float = 0
+        var x: Float = -87
+        while x < 88 {
+            let want = Foundation.exp(x), got = fastExpFloat(x)
+            worst = max(worst, abs(got - want) / want)
+            x += 0.0137
+        }
+        XCTAssertLessThan(worst, 3e-7, "max relative error \(worst)")
+        XCTAssertEqual(fastExpFloat(0), 1)
+        XCTAssertLessThan(fastExpFloat(-1000), 1e-37)
     }
 }
