@@ -122,18 +122,21 @@ def module_case(module, x, extra=None):
 
 
 # 1. Transformer block.
+torch.manual_seed(1)   # each section seeded on its own, so editing one leaves the others
 block = Block(32, 8)
 randomize(block)
 save("nn_block.safetensors", module_case(block, torch.randn(2, 5, 32)),
      {"dim": 32, "heads": 8, "mlp_ratio": 4, "eps": 1e-6, "torch": torch.__version__})
 
 # 2. Attention alone.
+torch.manual_seed(2)   # each section seeded on its own, so editing one leaves the others
 attn = Attention(16, 8)
 randomize(attn, 0.5)
 save("nn_attention.safetensors", module_case(attn, torch.randn(2, 6, 16)),
      {"dim": 16, "heads": 8, "torch": torch.__version__})
 
 # 3. Conv stack (eval-mode BN folded at run time by NNCore).
+torch.manual_seed(3)   # each section seeded on its own, so editing one leaves the others
 class ConvStack(nn.Module):
     def __init__(self):
         super().__init__()
@@ -166,6 +169,7 @@ for k, v in g.items():
 save("nn_convstack.safetensors", conv_case, {"bn_eps": 1e-5, "torch": torch.__version__})
 
 # 4. Single ops with PyTorch semantics that are easy to get subtly wrong.
+torch.manual_seed(4)   # each section seeded on its own, so editing one leaves the others
 ops = {}
 img = torch.randn(1, 2, 5, 6)
 ops["img"] = img
@@ -185,6 +189,11 @@ grid = pos[:, 1:].reshape(1, 4, 4, 8).permute(0, 3, 1, 2)
 for tag, aa in (("pos_bicubic", False), ("pos_bicubic_aa", True)):
     r = F.interpolate(grid, size=(6, 6), mode="bicubic", align_corners=False, antialias=aa)
     ops[tag] = torch.cat([pos[:, :1], r.permute(0, 2, 3, 1).reshape(1, 36, 8)], dim=1)
+# Token/image layouts: [B, h*w, C] -> [B, C, h, w], and MAE-style unpatchify of [B, h*w, p*p*C].
+tok = torch.randn(2, 6, 12)
+ops["tokens"] = tok
+ops["tokens_to_image"] = tok.transpose(1, 2).reshape(2, 12, 2, 3)
+ops["unpatchify"] = torch.einsum("nhwpqc->nchpwq", tok.reshape(2, 2, 3, 2, 2, 3)).reshape(2, 3, 4, 6)
 # Losses and their gradients.
 pred = torch.randn(2, 3, 4, 4, requires_grad=True)
 target = torch.randn(2, 3, 4, 4)
@@ -213,6 +222,7 @@ loss_case("cross_entropy", lambda p: F.cross_entropy(p, labels, weight=class_wei
 save("nn_ops.safetensors", ops, {"torch": torch.__version__})
 
 # 5. Toy training run: the same init weights, batch and schedule are replayed in Swift.
+torch.manual_seed(5)   # each section seeded on its own, so editing one leaves the others
 class ToyNet(nn.Module):
     def __init__(self):
         super().__init__()

@@ -70,6 +70,16 @@ final class GradientCheckTests: XCTestCase {
         }
     }
 
+    func testLayouts() {
+        assertLayerGradients(TokensToImage<Double>(height: 2, width: 3), inputShape: [2, 6, 4], "tokens → image")
+        assertLayerGradients(ImageToTokens<Double>(), inputShape: [2, 4, 2, 3], "image → tokens")
+        assertLayerGradients(Unpatchify<Double>(gridHeight: 2, gridWidth: 3, patch: 2, channels: 3),
+                             inputShape: [1, 6, 12], "unpatchify")
+        var rng = SplitMix64(seed: 30)
+        let x: Tensor<Double> = randomNormalTensor([2, 6, 4], using: &rng)
+        XCTAssertEqual(ImageToTokens<Double>()(TokensToImage<Double>(height: 2, width: 3)(x)), x, "round trip")
+    }
+
     func testNorms() {
         assertLayerGradients(LayerNorm<Double>(6, eps: 1e-6), inputShape: [2, 3, 6], "layer norm")
         let bn = BatchNormInference<Double>(3)

@@ -108,7 +108,7 @@ final class ParityTests: XCTestCase {
         }
     }
 
-    func testPoolingAndResamplingMatchPyTorch() throws {
+    func testPoolingResamplingAndLayoutsMatchPyTorch() throws {
         let f = try fixture("nn_ops.safetensors")
         let img: Tensor<Float> = try f.tensor("img")
         assertRelativeClose(MaxPool2d<Float>(kernel: 3, stride: 2, padding: 1)(img), try f.tensor("maxpool"), tolerance, "max pool")
@@ -123,6 +123,10 @@ final class ParityTests: XCTestCase {
         for (key, mode, h, w) in cases {
             assertRelativeClose(Resize2d<Float>(height: h, width: w, mode: mode)(img), try f.tensor(key), tolerance, key)
         }
+        let tokens: Tensor<Float> = try f.tensor("tokens")
+        assertRelativeClose(TokensToImage<Float>(height: 2, width: 3)(tokens), try f.tensor("tokens_to_image"), 0, "tokens → image")
+        assertRelativeClose(Unpatchify<Float>(gridHeight: 2, gridWidth: 3, patch: 2, channels: 3)(tokens),
+                            try f.tensor("unpatchify"), 0, "unpatchify")
         let pos: Tensor<Float> = try f.tensor("pos")
         assertRelativeClose(PositionEmbeddingResize<Float>(grid: (4, 4), newGrid: (6, 6), mode: .bicubic)(pos),
                             try f.tensor("pos_bicubic"), tolerance, "pos-embed bicubic (DINOv2)")
