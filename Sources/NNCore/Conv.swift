@@ -84,14 +84,14 @@ func col2imAccumulate<Scalar: NNScalar>(_ g: WindowGeometry, _ col: UnsafePointe
 /// `y[n, o, oy, ox] = b[o] + Σ_{c∈group(o), i, j} W[o, c, i, j] · x[n, c, oy·s − p + i·d, ox·s − p + j·d]`.
 ///
 /// x [N, Cin, H, W] → y [N, Cout, Ho, Wo], Ho = ⌊(H + 2p − d(k−1) − 1)/s⌋ + 1. Weight [Cout, Cin/groups, kh, kw].
-/// Implemented as im2col + one GEMM per (sample, group). Gradient-checked in Double to 1e-6 relative.
+/// Implemented as im2col + one GEMM per (sample, group), samples spread over `nnThreadCount` workers
+/// (weight-gradient partial sums per worker, added in worker order). Gradient-checked in Double to 1e-6 relative.
 public final class Conv2d<Scalar: NNScalar>: Layer {
     public let inChannels: Int, outChannels: Int, kernel: (Int, Int), stride: (Int, Int)
     public let padding: (Int, Int), dilation: (Int, Int), groups: Int
     public let weight: Parameter<Scalar>   // [Cout, Cin/groups, kh, kw]
     public let bias: Parameter<Scalar>?    // [Cout]
     private var input = Tensor<Scalar>(zeros: [0])   // cached [N, Cin, H, W]
-    private var columns: [Scalar] = []               // scratch [Cin/groups·kh·kw, Ho·Wo]
 
     public init<G: RandomNumberGenerator>(_ inChannels: Int, _ outChannels: Int, kernel: (Int, Int), stride: (Int, Int) = (1, 1),
                                           padding: (Int, Int) = (0, 0), dilation: (Int, Int) = (1, 1), groups: Int = 1,
@@ -136,17 +136,20 @@ public final class Conv2d<Scalar: NNScalar>: Layer {
         let g = geometry(h, w)
         let cinG = inChannels / groups, coutG = outChannels / groups, k = g.rows, hw = g.columns
         var y = Tensor<Scalar>(zeros: [n, outChannels, g.outHeight, g.outWidth])   // [N, Cout, Ho, Wo]
-        if columns.count < k * hw { columns = [Scalar](repeating: 0, count: k * hw) }
         x.data.withUnsafeBufferPointer { xp in
             weight.value.data.withUnsafeBufferPointer { wp in
                 y.data.withUnsafeMutableBufferPointer { yp in
-                    columns.withUnsafeMutableBufferPointer { cp in
-                        for s in 0..<n { for gr in 0..<groups {
-                            im2col(g, xp.baseAddress! + (s * inChannels + gr * cinG) * h * w, cp.baseAddress!)
-                            Scalar.gemm(transposeA: false, transposeB: false, m: coutG, n: hw, k: k, alpha: 1,
-                                        wp.baseAddress! + gr * coutG * k, lda: k, cp.baseAddress!, ldb: hw,
-                                        beta: 0, yp.baseAddress! + (s * outChannels + gr * coutG) * hw, ldc: hw)
-                        } }
+                    let xBase = xp.baseAddress!, wBase = wp.baseAddress!, yBase = yp.baseAddress!
+                    parallelChunks(n) { _, samples in   // samples write disjoint outputs
+                        var columns = [Scalar](repeating: 0, count: k * hw)   // [Cin/g·kh·kw, Ho·Wo] per worker
+                        columns.withUnsafeMutableBufferPointer { cp in
+                            for s in samples { for gr in 0..<groups {
+                                im2col(g, xBase + (s * inChannels + gr * cinG) * h * w, cp.baseAddress!)
+                                Scalar.gemm(transposeA: false, transposeB: false, m: coutG, n: hw, k: k, alpha: 1,
+                                            wBase + gr * coutG * k, lda: k, cp.baseAddress!, ldb: hw,
+                                            beta: 0, yBase + (s * outChannels + gr * coutG) * hw, ldc: hw)
+                            } }
+                        }
                     }
                     if let b = bias {
                         for s in 0..<n { for o in 0..<outChannels {
@@ -167,27 +170,36 @@ public final class Conv2d<Scalar: NNScalar>: Layer {
         let cinG = inChannels / groups, coutG = outChannels / groups, k = g.rows, hw = g.columns
         precondition(dy.shape == [n, outChannels, g.outHeight, g.outWidth] && dx.count == input.count,
                      "Conv2d(\(weight.name)).backward: dy \(dy.shape)")
-        var dcol = [Scalar](repeating: 0, count: k * hw)   // [Cin/g·kh·kw, Ho·Wo]
-        if columns.count < k * hw { columns = [Scalar](repeating: 0, count: k * hw) }
+        let workers = workerCount(n), weightCount = weight.value.count
+        var partial = [Scalar](repeating: 0, count: workers * weightCount)   // [workers, Cout, Cin/g·kh·kw] dW partial sums
         input.data.withUnsafeBufferPointer { xp in
         dy.data.withUnsafeBufferPointer { dyp in
         weight.value.data.withUnsafeBufferPointer { wp in
-        weight.grad.data.withUnsafeMutableBufferPointer { dwp in
+        partial.withUnsafeMutableBufferPointer { pp in
         dx.data.withUnsafeMutableBufferPointer { dxp in
-        columns.withUnsafeMutableBufferPointer { cp in
-        dcol.withUnsafeMutableBufferPointer { dcp in
-            for s in 0..<n { for gr in 0..<groups {
-                let dyg = dyp.baseAddress! + (s * outChannels + gr * coutG) * hw
-                im2col(g, xp.baseAddress! + (s * inChannels + gr * cinG) * h * w, cp.baseAddress!)
-                // dW_g[coutG, k] += dy_g[coutG, hw] · colᵀ[hw, k]
-                Scalar.gemm(transposeA: false, transposeB: true, m: coutG, n: k, k: hw, alpha: 1,
-                            dyg, lda: hw, cp.baseAddress!, ldb: hw, beta: 1, dwp.baseAddress! + gr * coutG * k, ldc: k)
-                // dcol[k, hw] = W_gᵀ[k, coutG] · dy_g[coutG, hw]
-                Scalar.gemm(transposeA: true, transposeB: false, m: k, n: hw, k: coutG, alpha: 1,
-                            wp.baseAddress! + gr * coutG * k, lda: k, dyg, ldb: hw, beta: 0, dcp.baseAddress!, ldc: hw)
-                col2imAccumulate(g, UnsafePointer(dcp.baseAddress!), dxp.baseAddress! + (s * inChannels + gr * cinG) * h * w)
-            } }
-        } } } } } } }
+            let xBase = xp.baseAddress!, dyBase = dyp.baseAddress!, wBase = wp.baseAddress!
+            let partialBase = pp.baseAddress!, dxBase = dxp.baseAddress!
+            parallelChunks(n) { worker, samples in   // samples write disjoint dx; dW goes to the worker's partial
+                var columns = [Scalar](repeating: 0, count: k * hw)   // [Cin/g·kh·kw, Ho·Wo]
+                var dcol = [Scalar](repeating: 0, count: k * hw)      // [Cin/g·kh·kw, Ho·Wo]
+                let dw = partialBase + worker * weightCount
+                columns.withUnsafeMutableBufferPointer { cp in
+                dcol.withUnsafeMutableBufferPointer { dcp in
+                    for s in samples { for gr in 0..<groups {
+                        let dyg = dyBase + (s * outChannels + gr * coutG) * hw
+                        im2col(g, xBase + (s * inChannels + gr * cinG) * h * w, cp.baseAddress!)
+                        // dW_g[coutG, k] += dy_g[coutG, hw] · colᵀ[hw, k]
+                        Scalar.gemm(transposeA: false, transposeB: true, m: coutG, n: k, k: hw, alpha: 1,
+                                    dyg, lda: hw, cp.baseAddress!, ldb: hw, beta: 1, dw + gr * coutG * k, ldc: k)
+                        // dcol[k, hw] = W_gᵀ[k, coutG] · dy_g[coutG, hw]
+                        Scalar.gemm(transposeA: true, transposeB: false, m: k, n: hw, k: coutG, alpha: 1,
+                                    wBase + gr * coutG * k, lda: k, dyg, ldb: hw, beta: 0, dcp.baseAddress!, ldc: hw)
+                        col2imAccumulate(g, UnsafePointer(dcp.baseAddress!), dxBase + (s * inChannels + gr * cinG) * h * w)
+                    } }
+                } }
+            }
+        } } } } }
+        addPartials(partial, workers: workers, into: &weight.grad)
         if let b = bias {
             dy.data.withUnsafeBufferPointer { dyp in
                 for s in 0..<n { for o in 0..<outChannels {
@@ -213,7 +225,6 @@ public final class ConvTranspose2d<Scalar: NNScalar>: Layer {
     public let weight: Parameter<Scalar>   // [Cin, Cout/groups, kh, kw]
     public let bias: Parameter<Scalar>?    // [Cout]
     private var input = Tensor<Scalar>(zeros: [0])   // cached [N, Cin, H, W]
-    private var columns: [Scalar] = []               // scratch [Cout/groups·kh·kw, H·W]
 
     public init<G: RandomNumberGenerator>(_ inChannels: Int, _ outChannels: Int, kernel: (Int, Int), stride: (Int, Int) = (1, 1),
                                           padding: (Int, Int) = (0, 0), outputPadding: (Int, Int) = (0, 0),
@@ -263,19 +274,21 @@ public final class ConvTranspose2d<Scalar: NNScalar>: Layer {
         let g = geometry(h, w)
         let cinG = inChannels / groups, coutG = outChannels / groups, k = g.rows, hw = h * w, ohw = g.height * g.width
         var y = Tensor<Scalar>(zeros: [n, outChannels, g.height, g.width])   // [N, Cout, Ho, Wo]
-        if columns.count < k * hw { columns = [Scalar](repeating: 0, count: k * hw) }
         x.data.withUnsafeBufferPointer { xp in
             weight.value.data.withUnsafeBufferPointer { wp in
                 y.data.withUnsafeMutableBufferPointer { yp in
-                    columns.withUnsafeMutableBufferPointer { cp in
-                        for s in 0..<n { for gr in 0..<groups {
-                            // col[k, hw] = W_gᵀ[k, cinG] · x_g[cinG, hw]
-                            Scalar.gemm(transposeA: true, transposeB: false, m: k, n: hw, k: cinG, alpha: 1,
-                                        wp.baseAddress! + gr * cinG * k, lda: k,
-                                        xp.baseAddress! + (s * inChannels + gr * cinG) * hw, ldb: hw,
-                                        beta: 0, cp.baseAddress!, ldc: hw)
-                            col2imAccumulate(g, UnsafePointer(cp.baseAddress!), yp.baseAddress! + (s * outChannels + gr * coutG) * ohw)
-                        } }
+                    let xBase = xp.baseAddress!, wBase = wp.baseAddress!, yBase = yp.baseAddress!
+                    parallelChunks(n) { _, samples in   // samples write disjoint outputs
+                        var columns = [Scalar](repeating: 0, count: k * hw)   // [Cout/g·kh·kw, H·W] per worker
+                        columns.withUnsafeMutableBufferPointer { cp in
+                            for s in samples { for gr in 0..<groups {
+                                // col[k, hw] = W_gᵀ[k, cinG] · x_g[cinG, hw]
+                                Scalar.gemm(transposeA: true, transposeB: false, m: k, n: hw, k: cinG, alpha: 1,
+                                            wBase + gr * cinG * k, lda: k, xBase + (s * inChannels + gr * cinG) * hw, ldb: hw,
+                                            beta: 0, cp.baseAddress!, ldc: hw)
+                                col2imAccumulate(g, UnsafePointer(cp.baseAddress!), yBase + (s * outChannels + gr * coutG) * ohw)
+                            } }
+                        }
                     }
                     if let b = bias {
                         for s in 0..<n { for o in 0..<outChannels {
@@ -296,25 +309,34 @@ public final class ConvTranspose2d<Scalar: NNScalar>: Layer {
         let cinG = inChannels / groups, coutG = outChannels / groups, k = g.rows, hw = h * w, ohw = g.height * g.width
         precondition(dy.shape == [n, outChannels, g.height, g.width] && dx.count == input.count,
                      "ConvTranspose2d(\(weight.name)).backward: dy \(dy.shape)")
-        if columns.count < k * hw { columns = [Scalar](repeating: 0, count: k * hw) }
+        let workers = workerCount(n), weightCount = weight.value.count
+        var partial = [Scalar](repeating: 0, count: workers * weightCount)   // [workers, Cin, Cout/g·kh·kw] dW partial sums
         input.data.withUnsafeBufferPointer { xp in
         dy.data.withUnsafeBufferPointer { dyp in
         weight.value.data.withUnsafeBufferPointer { wp in
-        weight.grad.data.withUnsafeMutableBufferPointer { dwp in
+        partial.withUnsafeMutableBufferPointer { pp in
         dx.data.withUnsafeMutableBufferPointer { dxp in
-        columns.withUnsafeMutableBufferPointer { cp in
-            for s in 0..<n { for gr in 0..<groups {
-                im2col(g, dyp.baseAddress! + (s * outChannels + gr * coutG) * ohw, cp.baseAddress!)   // dcol [k, hw]
-                let xg = xp.baseAddress! + (s * inChannels + gr * cinG) * hw
-                // dx_g[cinG, hw] += W_g[cinG, k] · dcol[k, hw]
-                Scalar.gemm(transposeA: false, transposeB: false, m: cinG, n: hw, k: k, alpha: 1,
-                            wp.baseAddress! + gr * cinG * k, lda: k, cp.baseAddress!, ldb: hw,
-                            beta: 1, dxp.baseAddress! + (s * inChannels + gr * cinG) * hw, ldc: hw)
-                // dW_g[cinG, k] += x_g[cinG, hw] · dcolᵀ[hw, k]
-                Scalar.gemm(transposeA: false, transposeB: true, m: cinG, n: k, k: hw, alpha: 1,
-                            xg, lda: hw, cp.baseAddress!, ldb: hw, beta: 1, dwp.baseAddress! + gr * cinG * k, ldc: k)
-            } }
-        } } } } } }
+            let xBase = xp.baseAddress!, dyBase = dyp.baseAddress!, wBase = wp.baseAddress!
+            let partialBase = pp.baseAddress!, dxBase = dxp.baseAddress!
+            parallelChunks(n) { worker, samples in   // samples write disjoint dx; dW goes to the worker's partial
+                var columns = [Scalar](repeating: 0, count: k * hw)   // dcol [Cout/g·kh·kw, H·W]
+                let dw = partialBase + worker * weightCount
+                columns.withUnsafeMutableBufferPointer { cp in
+                    for s in samples { for gr in 0..<groups {
+                        im2col(g, dyBase + (s * outChannels + gr * coutG) * ohw, cp.baseAddress!)
+                        let xg = xBase + (s * inChannels + gr * cinG) * hw
+                        // dx_g[cinG, hw] += W_g[cinG, k] · dcol[k, hw]
+                        Scalar.gemm(transposeA: false, transposeB: false, m: cinG, n: hw, k: k, alpha: 1,
+                                    wBase + gr * cinG * k, lda: k, cp.baseAddress!, ldb: hw,
+                                    beta: 1, dxBase + (s * inChannels + gr * cinG) * hw, ldc: hw)
+                        // dW_g[cinG, k] += x_g[cinG, hw] · dcolᵀ[hw, k]
+                        Scalar.gemm(transposeA: false, transposeB: true, m: cinG, n: k, k: hw, alpha: 1,
+                                    xg, lda: hw, cp.baseAddress!, ldb: hw, beta: 1, dw + gr * cinG * k, ldc: k)
+                    } }
+                }
+            }
+        } } } } }
+        addPartials(partial, workers: workers, into: &weight.grad)
         if let b = bias {
             dy.data.withUnsafeBufferPointer { dyp in
                 for s in 0..<n { for o in 0..<outChannels {
@@ -324,6 +346,17 @@ public final class ConvTranspose2d<Scalar: NNScalar>: Layer {
                     b.grad.data[o] += acc
                 } }
             }
+        }
+    }
+}
+
+/// grad += Σ_w partial[w] in worker order (deterministic for a given worker count).
+@_specialize(where Scalar == Float)
+func addPartials<Scalar: NNScalar>(_ partial: [Scalar], workers: Int, into grad: inout Tensor<Scalar>) {
+    let count = grad.count
+    grad.data.withUnsafeMutableBufferPointer { g in
+        partial.withUnsafeBufferPointer { p in
+            for w in 0..<workers { for i in 0..<count { g[i] += p[w * count + i] } }
         }
     }
 }

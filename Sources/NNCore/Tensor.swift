@@ -165,3 +165,28 @@ extension Layer {
         return g
     }
 }
+
+import Dispatch
+
+/// Worker threads the layers use for batch-level parallelism (`DispatchQueue.concurrentPerform`);
+/// 1 runs everything on the calling thread. Results do not depend on it except for the order in which
+/// per-worker weight-gradient partial sums are added (fixed for a given value).
+nonisolated(unsafe) public var nnThreadCount: Int = ProcessInfo.processInfo.activeProcessorCount
+
+/// Splits 0..<count into at most `nnThreadCount` contiguous chunks and runs `body(worker, chunk)` on each,
+/// concurrently when there is more than one. Chunks are the same for the same count and thread setting.
+func parallelChunks(_ count: Int, _ body: (Int, Range<Int>) -> Void) {
+    let workers = workerCount(count)
+    if workers == 1 { body(0, 0..<count); return }
+    // Each worker's GEMMs run single-threaded so workers × BLAS threads does not oversubscribe the cores.
+    let savedBLASThreads = blasThreads
+    if savedBLASThreads > 1 { blasThreads = 1 }
+    defer { if savedBLASThreads > 1 { blasThreads = savedBLASThreads } }
+    DispatchQueue.concurrentPerform(iterations: workers) { w in
+        let lo = count * w / workers, hi = count * (w + 1) / workers
+        body(w, lo..<hi)
+    }
+}
+
+/// How many workers `parallelChunks(count)` uses.
+func workerCount(_ count: Int) -> Int { max(1, min(nnThreadCount, count)) }

@@ -17,12 +17,20 @@ final class BenchmarkTests: XCTestCase {
         guard ProcessInfo.processInfo.environment["NNCORE_BENCH"] == "1" else { throw XCTSkip("set NNCORE_BENCH=1") }
         var rng = SplitMix64(seed: 1)
         let batch = Int(ProcessInfo.processInfo.environment["NNCORE_BENCH_BATCH"] ?? "2")!
+        let conv0 = Conv2d<Float>(64, 64, kernel: 3, padding: 1, rng: &rng)
+        let img0: Tensor<Float> = randomNormalTensor([batch, 64, 64, 64], using: &rng)
         let block = TransformerBlock<Float>(dim: 256, heads: 8, rng: &rng)
         let tokens: Tensor<Float> = randomNormalTensor([batch, 1024, 256], using: &rng)
         var y = block(tokens)
         time("block fwd [\(batch),1024,256]") { y = block(tokens) }
         let attn = MultiHeadSelfAttention<Float>(dim: 256, heads: 8, rng: &rng)
-        time("attention fwd") { _ = attn(tokens) }
+        let saved = nnThreadCount
+        for round in 0..<2 { for threads in [1, saved] {
+            nnThreadCount = threads
+            time("attention fwd+bwd, \(threads) workers (round \(round))") { let o = attn(tokens); _ = attn.backward(o, inputShape: tokens.shape) }
+            time("conv3x3 fwd+bwd, \(threads) workers (round \(round))") { let o = conv0(img0); _ = conv0.backward(o, inputShape: img0.shape) }
+        } }
+        nnThreadCount = saved
         let lin = Linear<Float>(256, 1024, rng: &rng)
         time("linear 256->1024 fwd") { _ = lin(tokens) }
         let sm = Softmax<Float>()

@@ -207,3 +207,31 @@ final class FastExpTests: XCTestCase {
         XCTAssertLessThan(fastExpFloat(-1000), 1e-37)
     }
 }
+
+final class ThreadingTests: XCTestCase {
+    /// Batch-parallel layers give the same outputs and input gradients on 1 or 3 workers, and weight
+    /// gradients equal up to the order of partial sums (1e-5 relative).
+    func testWorkerCountDoesNotChangeResults() {
+        let saved = nnThreadCount
+        defer { nnThreadCount = saved }
+        var outputs: [[Tensor<Float>]] = []
+        for workers in [1, 3] {
+            nnThreadCount = workers
+            var rng = SplitMix64(seed: 40)
+            let conv = Conv2d<Float>(3, 4, kernel: 3, stride: 2, padding: 1, rng: &rng)
+            let deconv = ConvTranspose2d<Float>(4, 2, kernel: 2, stride: 2, rng: &rng)
+            let attn = MultiHeadSelfAttention<Float>(dim: 8, heads: 2, rng: &rng)
+            let x: Tensor<Float> = randomNormalTensor([5, 3, 6, 6], using: &rng)
+            let tokens: Tensor<Float> = randomNormalTensor([3, 4, 8], using: &rng)
+            let y = deconv(conv(x)), z = attn(tokens)
+            let dh = deconv.backward(y, inputShape: [5, 4, 3, 3])
+            let dx = conv.backward(dh, inputShape: x.shape)
+            let dt = attn.backward(z, inputShape: tokens.shape)
+            outputs.append([y, z, dx, dt, conv.weight.grad, deconv.weight.grad, attn.qkv.weight.grad])
+        }
+        for (i, what) in ["conv→deconv", "attention", "conv dx", "attention dx"].enumerated() {
+            XCTAssertEqual(outputs[0][i], outputs[1][i], what)
+        }
+        for i in 4..<7 { assertRelativeClose(outputs[0][i], outputs[1][i], 1e-5, "weight grad \(i)") }
+    }
+}
