@@ -241,6 +241,11 @@ public enum Checkpoint {
             guard let adamStep = Int(optFile.metadata["adam_step"] ?? "") else {
                 throw CheckpointError.badHeader(file: optPath, detail: "metadata 'adam_step' missing or not an integer")
             }
+            // The two files are written one after the other; a crash in between leaves them from different steps.
+            guard optFile.metadata["step"] == String(step) else {
+                throw CheckpointError.badHeader(file: optPath, detail: "optimizer state is from step \(optFile.metadata["step"] ?? "?"), "
+                                                + "the model in \(path) from step \(step)")
+            }
             var tensors: [String: Tensor<S>] = [:]
             for p in parameters {
                 for key in ["m." + p.name, "v." + p.name] { tensors[key] = try optFile.tensor(key, shape: p.value.shape, as: S.self) }

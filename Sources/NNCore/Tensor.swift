@@ -1,3 +1,17 @@
+// NNCore: a small manual-backprop neural-network core (llm.c style) on OpenBLAS.
+//
+// Conventions
+// - `Tensor<Scalar>`: a shape and a flat row-major array; images are NCHW, token sequences [B, T, C].
+// - Every op is a `Layer` class: `callAsFunction` runs forward and caches what backward needs (one use per
+//   forward pass); `backward(dy, inputGrad: &dx)` ACCUMULATES (+=) into `dx` and into `Parameter.grad`.
+//   Losses are free functions pairs `xLoss(...)` / `xLossBackward(..., predictionGrad: &g)`, also accumulating.
+// - Everything is generic over `NNScalar` (Float for work, Double for the finite-difference gradient checker,
+//   which therefore runs the real backward code). Hot paths carry `@_specialize(where Scalar == Float)` so
+//   callers in other modules get specialised code.
+// - Matrix products go through `NNScalar.gemm` (OpenBLAS sgemm/dgemm); convolutions are im2col + GEMM.
+//   Batch (or batch × head) loops run on `nnThreadCount` workers with single-threaded BLAS inside.
+// - Parameters are named (timm/PyTorch names where a counterpart exists); checkpoints are safetensors.
+
 import Foundation
 import _COpenBLAS
 

@@ -128,5 +128,15 @@ final class CheckpointTests: XCTestCase {
             try Checkpoint.load(into: [w], optimizer: opt, from: ok)
         }
         XCTAssertThrowsError(try Checkpoint.load(into: [w], expectedArchitecture: "vit", from: ok))
+
+        // Model and optimizer files from different steps (a crash between the two atomic writes).
+        let p = Parameter<Float>("w", Tensor(shape: [2], data: [1, 2]))
+        let adam = AdamW(parameters: [p])
+        let model = dir.appendingPathComponent("model.safetensors").path
+        try Checkpoint.save(parameters: [p], optimizer: adam, architecture: "a", step: 4, to: model)
+        try SafeTensors.write([("w", p.value)], metadata: ["architecture": "a", "step": "5"], to: model)
+        expectError(Checkpoint.optimizerPath(model), "steps differ", mentioning: ["step 4", "step 5"]) {
+            try Checkpoint.load(into: [p], optimizer: adam, from: model)
+        }
     }
 }
