@@ -181,8 +181,18 @@ func writeAtomically(_ data: Data, to path: String) throws {
     let url = URL(fileURLWithPath: path)
     let tmp = url.deletingLastPathComponent().appendingPathComponent(".\(url.lastPathComponent).tmp-\(UUID().uuidString)")
     do {
-        try data.write(to: tmp)
+        guard FileManager.default.createFile(atPath: tmp.path, contents: nil) else {
+            throw CheckpointError.io(file: path, detail: "cannot create temporary file \(tmp.path)")
+        }
+        let handle = try FileHandle(forWritingTo: tmp)
+        defer { try? handle.close() }
+        try handle.write(contentsOf: data)
+        try handle.synchronize()   // on disk before the rename makes it visible
+    } catch let error as CheckpointError {
+        try? FileManager.default.removeItem(at: tmp)
+        throw error
     } catch {
+        try? FileManager.default.removeItem(at: tmp)
         throw CheckpointError.io(file: path, detail: "cannot write temporary file: \(error)")
     }
     if rename(tmp.path, path) != 0 {

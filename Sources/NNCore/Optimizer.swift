@@ -18,11 +18,17 @@ public final class AdamW<Scalar: NNScalar> {
     public private(set) var m: [[Scalar]]   // first moments, one array per parameter (its shape)
     public private(set) var v: [[Scalar]]   // second moments, one array per parameter (its shape)
 
+    /// Per parameter: false for those exempt from weight decay.
+    public let decays: [Bool]
+
+    /// `excludeFromWeightDecay` picks parameters that get no decay (timm's usual choice: biases, norms,
+    /// position embeddings, e.g. `{ $0.value.rank <= 1 }`); by default every parameter decays, as plain PyTorch AdamW.
     public init(parameters: [Parameter<Scalar>], beta1: Scalar = 0.9, beta2: Scalar = 0.999, eps: Scalar = 1e-8,
-                weightDecay: Scalar = 0.01) {
+                weightDecay: Scalar = 0.01, excludeFromWeightDecay: (Parameter<Scalar>) -> Bool = { _ in false }) {
         let names = parameters.map(\.name)
         precondition(Set(names).count == names.count, "AdamW: parameter names must be unique: \(names)")
         self.parameters = parameters
+        decays = parameters.map { !excludeFromWeightDecay($0) }
         self.beta1 = beta1; self.beta2 = beta2; self.eps = eps; self.weightDecay = weightDecay
         m = parameters.map { [Scalar](repeating: 0, count: $0.value.count) }
         v = m
@@ -38,9 +44,10 @@ public final class AdamW<Scalar: NNScalar> {
         stepCount += 1
         let t = Scalar(stepCount)
         let bias1 = 1 - Scalar.pow(beta1, t), bias2Sqrt = (1 - Scalar.pow(beta2, t)).squareRoot()
-        let stepSize = lr / bias1, decay = 1 - lr * weightDecay
+        let stepSize = lr / bias1
         let b1 = beta1, b2 = beta2, e = eps
         for (k, p) in parameters.enumerated() {
+            let decay: Scalar = decays[k] ? 1 - lr * weightDecay : 1
             p.value.data.withUnsafeMutableBufferPointer { w in
             p.grad.data.withUnsafeBufferPointer { g in
             m[k].withUnsafeMutableBufferPointer { mp in

@@ -23,6 +23,9 @@ import numpy as np
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
+import warnings
+
+warnings.filterwarnings("ignore", message="Sparse CSR tensor support is in beta")
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 torch.set_num_threads(1)
@@ -194,6 +197,28 @@ tok = torch.randn(2, 6, 12)
 ops["tokens"] = tok
 ops["tokens_to_image"] = tok.transpose(1, 2).reshape(2, 12, 2, 3)
 ops["unpatchify"] = torch.einsum("nhwpqc->nchpwq", tok.reshape(2, 2, 3, 2, 2, 3)).reshape(2, 3, 4, 6)
+# Activations (forward and backward with an upstream gradient) and softmax.
+act_in = (torch.randn(3, 20) * 4).requires_grad_(True)
+act_up = torch.randn(3, 20)
+ops["act_in"] = act_in
+ops["act_up"] = act_up
+for tag, fn in (("gelu", F.gelu), ("gelu_tanh", lambda v: F.gelu(v, approximate="tanh")), ("relu", F.relu),
+                ("relu6", F.relu6), ("silu", F.silu), ("sigmoid", torch.sigmoid), ("softmax", lambda v: v.softmax(-1))):
+    act_in.grad = None
+    out = fn(act_in)
+    out.backward(act_up)
+    ops["act." + tag] = out
+    ops["act." + tag + ".grad"] = act_in.grad.clone()
+# Sparse (CSR) times dense, as a mesh operator would be applied.
+dense = torch.randn(5, 3, requires_grad=True)
+rows, cols = [0, 0, 1, 2, 2, 3, 3], [0, 3, 1, 4, 0, 2, 3]
+vals = torch.randn(7)
+sparse = torch.sparse_coo_tensor(torch.tensor([rows, cols]), vals, (4, 5), check_invariants=True).to_sparse_csr()
+sp_out = sparse @ dense
+sp_up = torch.randn(4, 3)
+sp_out.backward(sp_up)
+ops.update({"sparse.rows": torch.tensor(rows).float(), "sparse.cols": torch.tensor(cols).float(), "sparse.values": vals,
+            "sparse.x": dense, "sparse.y": sp_out, "sparse.dy": sp_up, "sparse.dx": dense.grad})
 # Losses and their gradients.
 pred = torch.randn(2, 3, 4, 4, requires_grad=True)
 target = torch.randn(2, 3, 4, 4)

@@ -134,6 +134,31 @@ final class ParityTests: XCTestCase {
                             try f.tensor("pos_bicubic_aa"), tolerance, "pos-embed bicubic antialias (timm)")
     }
 
+    func testActivationsAndSparseMatchPyTorch() throws {
+        let f = try fixture("nn_ops.safetensors")
+        let x: Tensor<Float> = try f.tensor("act_in"), up: Tensor<Float> = try f.tensor("act_up")
+        let kinds: [(String, ActivationKind)] = [("gelu", .gelu), ("gelu_tanh", .geluTanh), ("relu", .relu), ("relu6", .relu6),
+                                                 ("silu", .silu), ("sigmoid", .sigmoid)]
+        XCTAssertTrue(x.data.contains { $0 > 6 }, "ReLU6 sees inputs above 6")
+        for (key, kind) in kinds {
+            let layer = Activation<Float>(kind)
+            assertRelativeClose(layer(x), try f.tensor("act." + key), tolerance, key)
+            assertRelativeClose(layer.backward(up, inputShape: x.shape), try f.tensor("act.\(key).grad"), tolerance, "\(key) backward")
+        }
+        let softmax = Softmax<Float>()
+        assertRelativeClose(softmax(x), try f.tensor("act.softmax"), tolerance, "softmax")
+        assertRelativeClose(softmax.backward(up, inputShape: x.shape), try f.tensor("act.softmax.grad"), tolerance, "softmax backward")
+
+        let rows = try f.tensor("sparse.rows", as: Float.self).data.map { Int($0) }
+        let cols = try f.tensor("sparse.cols", as: Float.self).data.map { Int($0) }
+        let values = try f.tensor("sparse.values", as: Float.self).data
+        let a = CSRMatrix<Float>(rows: 4, columns: 5, triplets: (0..<rows.count).map { (rows[$0], cols[$0], values[$0]) })
+        let sparse = SparseMatmul(a)
+        assertRelativeClose(sparse(try f.tensor("sparse.x")), try f.tensor("sparse.y"), tolerance, "sparse × dense")
+        assertRelativeClose(sparse.backward(try f.tensor("sparse.dy"), inputShape: [5, 3]), try f.tensor("sparse.dx"), tolerance,
+                            "sparse × dense backward")
+    }
+
     func testLossesMatchPyTorch() throws {
         let f = try fixture("nn_ops.safetensors")
         let p: Tensor<Float> = try f.tensor("pred"), t: Tensor<Float> = try f.tensor("target"), mask: Tensor<Float> = try f.tensor("mask")

@@ -152,6 +152,14 @@ final class TrainingTests: XCTestCase {
         XCTAssertNoThrow(try checkFinite(Tensor<Float>(shape: [2], data: [1e38, -1e38]), name: "big"))
     }
 
+    func testWeightDecayExclusion() throws {
+        let w = Parameter<Float>("w", Tensor(shape: [2, 1], data: [1, 1])), b = Parameter<Float>("b", Tensor(shape: [1], data: [1]))
+        let opt = AdamW(parameters: [w, b], weightDecay: 0.5, excludeFromWeightDecay: { $0.value.rank <= 1 })
+        try opt.step(learningRate: 0.1)   // zero gradients: only decay moves weights
+        XCTAssertEqual(w.value.data, [0.95, 0.95])
+        XCTAssertEqual(b.value.data, [1])
+    }
+
     func testScheduleAndClipping() throws {
         let s = WarmupCosineSchedule(baseLearningRate: 1, warmupSteps: 4, totalSteps: 14, minLearningRate: 0.1)
         XCTAssertEqual(s.learningRate(step: 0), 0.25)
