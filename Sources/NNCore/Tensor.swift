@@ -161,7 +161,7 @@ public final class Parameter<Scalar: NNScalar> {
 /// A layer: `callAsFunction` runs forward and caches what backward needs (so one instance serves one
 /// use per forward pass); `backward` accumulates parameter gradients into `Parameter.grad` and the input
 /// gradient into `inputGrad` (+=), which must have the input's shape.
-public protocol Layer: AnyObject {
+public protocol Layer<Scalar>: AnyObject {
     associatedtype Scalar: NNScalar
     func callAsFunction(_ input: Tensor<Scalar>) -> Tensor<Scalar>
     func backward(_ outputGrad: Tensor<Scalar>, inputGrad: inout Tensor<Scalar>)
@@ -204,3 +204,34 @@ func parallelChunks(_ count: Int, _ body: (Int, Range<Int>) -> Void) {
 
 /// How many workers `parallelChunks(count)` uses.
 func workerCount(_ count: Int) -> Int { max(1, min(nnThreadCount, count)) }
+
+/// Layers applied in order: `y = f_n(…f_2(f_1(x)))`; backward runs them in reverse, each into a fresh
+/// gradient of its input's shape, the last into the caller's `inputGrad` (accumulated).
+/// Parameters are the layers' parameters in order.
+public final class Sequential<Scalar: NNScalar>: Layer {
+    public let layers: [any Layer<Scalar>]
+    private var shapes: [[Int]] = []   // input shape of each layer, from the last forward
+
+    public init(_ layers: [any Layer<Scalar>]) { self.layers = layers }
+
+    public var parameters: [Parameter<Scalar>] { layers.flatMap { $0.parameters } }
+
+    public func callAsFunction(_ x: Tensor<Scalar>) -> Tensor<Scalar> {
+        shapes = []
+        var h = x
+        for layer in layers {
+            shapes.append(h.shape)
+            h = layer(h)
+        }
+        return h
+    }
+
+    public func backward(_ dy: Tensor<Scalar>, inputGrad dx: inout Tensor<Scalar>) {
+        precondition(shapes.count == layers.count, "Sequential.backward before forward")
+        var g = dy
+        for i in stride(from: layers.count - 1, to: 0, by: -1) {
+            g = layers[i].backward(g, inputShape: shapes[i])
+        }
+        if let first = layers.first { first.backward(g, inputGrad: &dx) } else { dx.add(g) }
+    }
+}
