@@ -204,6 +204,19 @@ final class FastExpTests: XCTestCase {
         }
         XCTAssertLessThan(worst, 3e-7, "max relative error \(worst)")
         XCTAssertEqual(fastExpFloat(0), 1)
+        // The Float activations against libm Double over [−10, 10].
+        for kind in ActivationKind.allCases {
+            let xs = stride(from: -10.0, through: 10.0, by: 0.013).map { $0 }
+            let reference = Activation<Double>(kind), fast = Activation<Float>(kind)
+            let x = Tensor<Double>(shape: [xs.count], data: xs)
+            let want = reference(x), got = fast(x.converted(to: Float.self))
+            let dWant = reference.backward(Tensor(shape: [xs.count], repeating: 1), inputShape: [xs.count])
+            let dGot = fast.backward(Tensor(shape: [xs.count], repeating: 1), inputShape: [xs.count])
+            for i in xs.indices where abs(xs[i]) > 1e-3 && abs(xs[i] - 6) > 1e-3 {
+                XCTAssertEqual(Double(got.data[i]), want.data[i], accuracy: 1e-6 * max(1, abs(want.data[i])), "\(kind)(\(xs[i]))")
+                XCTAssertEqual(Double(dGot.data[i]), dWant.data[i], accuracy: 2e-6, "\(kind)′(\(xs[i]))")
+            }
+        }
         XCTAssertLessThan(fastExpFloat(-1000), 1e-37)
     }
 }
