@@ -1,0 +1,237 @@
+// NNCore: a small manual-backprop neural-network core (llm.c style) on OpenBLAS.
+//
+// Conventions
+// - `Tensor<Scalar>`: a shape and a flat row-major array; images are NCHW, token sequences [B, T, C].
+// - Every op is a `Layer` class: `callAsFunction` runs forward and caches what backward needs (one use per
+//   forward pass); `backward(dy, inputGrad: &dx)` ACCUMULATES (+=) into `dx` and into `Parameter.grad`.
+//   Losses are free functions pairs `xLoss(...)` / `xLossBackward(..., predictionGrad: &g)`, also accumulating.
+// - Everything is generic over `NNScalar` (Float for work, Double for the finite-difference gradient checker,
+//   which therefore runs the real backward code). Hot paths carry `@_specialize(where Scalar == Float)` so
+//   callers in other modules get specialised code.
+// - Matrix products go through `NNScalar.gemm` (OpenBLAS sgemm/dgemm); convolutions are im2col + GEMM.
+//   Batch (or batch × head) loops run on `nnThreadCount` workers with single-threaded BLAS inside.
+// - Parameters are named (timm/PyTorch names where a counterpart exists); checkpoints are safetensors.
+
+import Foundation
+import _COpenBLAS
+
+/// The element types the NN core runs in: `Float` for real work, `Double` for the
+/// finite-difference gradient checker (which runs the very same forward/backward code).
+public protocol NNScalar: BinaryFloatingPoint, Codable, Sendable where Self.RawSignificand: FixedWidthInteger {
+    static func exp(_ x: Self) -> Self
+    static func log(_ x: Self) -> Self
+    static func erf(_ x: Self) -> Self
+    static func tanh(_ x: Self) -> Self
+    static func cos(_ x: Self) -> Self
+    static func pow(_ x: Self, _ y: Self) -> Self
+    /// Row-major GEMM with explicit leading dimensions:
+    /// `C[M, N] = alpha · op(A) · op(B) + beta · C`; A is [M, K] (or [K, M] when transposed), B is [K, N] (or [N, K]).
+    static func gemm(transposeA: Bool, transposeB: Bool, m: Int, n: Int, k: Int, alpha: Self,
+                     _ a: UnsafePointer<Self>, lda: Int, _ b: UnsafePointer<Self>, ldb: Int,
+                     beta: Self, _ c: UnsafeMutablePointer<Self>, ldc: Int)
+}
+
+extension Float: NNScalar {
+    @inlinable public static func exp(_ x: Float) -> Float { Foundation.exp(x) }
+    @inlinable public static func log(_ x: Float) -> Float { Foundation.log(x) }
+    @inlinable public static func erf(_ x: Float) -> Float { Foundation.erf(x) }
+    @inlinable public static func tanh(_ x: Float) -> Float { Foundation.tanh(x) }
+    @inlinable public static func cos(_ x: Float) -> Float { Foundation.cos(x) }
+    @inlinable public static func pow(_ x: Float, _ y: Float) -> Float { Foundation.pow(x, y) }
+    @inlinable public static func gemm(transposeA: Bool, transposeB: Bool, m: Int, n: Int, k: Int, alpha: Float,
+                                       _ a: UnsafePointer<Float>, lda: Int, _ b: UnsafePointer<Float>, ldb: Int,
+                                       beta: Float, _ c: UnsafeMutablePointer<Float>, ldc: Int) {
+        if m == 0 || n == 0 { return }
+        cblas_sgemm(CblasRowMajor, transposeA ? CblasTrans : CblasNoTrans, transposeB ? CblasTrans : CblasNoTrans,
+                    Int32(m), Int32(n), Int32(k), alpha, a, Int32(lda), b, Int32(ldb), beta, c, Int32(ldc))
+    }
+}
+
+extension Double: NNScalar {
+    @inlinable public static func exp(_ x: Double) -> Double { Foundation.exp(x) }
+    @inlinable public static func log(_ x: Double) -> Double { Foundation.log(x) }
+    @inlinable public static func erf(_ x: Double) -> Double { Foundation.erf(x) }
+    @inlinable public static func tanh(_ x: Double) -> Double { Foundation.tanh(x) }
+    @inlinable public static func cos(_ x: Double) -> Double { Foundation.cos(x) }
+    @inlinable public static func pow(_ x: Double, _ y: Double) -> Double { Foundation.pow(x, y) }
+    @inlinable public static func gemm(transposeA: Bool, transposeB: Bool, m: Int, n: Int, k: Int, alpha: Double,
+                                       _ a: UnsafePointer<Double>, lda: Int, _ b: UnsafePointer<Double>, ldb: Int,
+                                       beta: Double, _ c: UnsafeMutablePointer<Double>, ldc: Int) {
+        if m == 0 || n == 0 { return }
+        cblas_dgemm(CblasRowMajor, transposeA ? CblasTrans : CblasNoTrans, transposeB ? CblasTrans : CblasNoTrans,
+                    Int32(m), Int32(n), Int32(k), alpha, a, Int32(lda), b, Int32(ldb), beta, c, Int32(ldc))
+    }
+}
+
+/// A dense, row-major tensor (NCHW for images, [..., features] for tokens). Just a shape and a flat array.
+public struct Tensor<Scalar: NNScalar>: Equatable, Sendable {
+    public var shape: [Int]
+    public var data: [Scalar]
+
+    /// A tensor of zeros.
+    public init(zeros shape: [Int]) {
+        self.shape = shape
+        data = [Scalar](repeating: 0, count: shape.reduce(1, *))
+    }
+
+    public init(shape: [Int], data: [Scalar]) {
+        precondition(shape.reduce(1, *) == data.count, "Tensor: shape \(shape) needs \(shape.reduce(1, *)) values, got \(data.count)")
+        self.shape = shape
+        self.data = data
+    }
+
+    public init(shape: [Int], repeating value: Scalar) {
+        self.shape = shape
+        data = [Scalar](repeating: value, count: shape.reduce(1, *))
+    }
+
+    /// Number of elements.
+    @inlinable public var count: Int { data.count }
+    @inlinable public var rank: Int { shape.count }
+
+    /// The same values under a new shape (element count must match).
+    public func reshaped(_ newShape: [Int]) -> Tensor {
+        Tensor(shape: newShape, data: data)
+    }
+
+    /// Converts element type (e.g. Float fixtures to Double for checks).
+    public func converted<Other: NNScalar>(to: Other.Type = Other.self) -> Tensor<Other> {
+        Tensor<Other>(shape: shape, data: data.map { Other($0) })
+    }
+
+    /// Sets every element to zero, keeping the storage.
+    @_specialize(where Scalar == Float)
+    public mutating func zero() {
+        data.withUnsafeMutableBufferPointer { p in
+            for i in p.indices { p[i] = 0 }
+        }
+    }
+
+    /// `self += other` elementwise (shapes must have the same element count).
+    @_specialize(where Scalar == Float)
+    public mutating func add(_ other: Tensor) {
+        precondition(other.count == count, "Tensor.add: \(shape) vs \(other.shape)")
+        data.withUnsafeMutableBufferPointer { d in
+            other.data.withUnsafeBufferPointer { o in
+                for i in d.indices { d[i] += o[i] }
+            }
+        }
+    }
+
+    /// Sum of all elements (accumulated in Double).
+    public func sum() -> Double {
+        var s = 0.0
+        for v in data { s += Double(v) }
+        return s
+    }
+}
+
+/// Fills a tensor-shaped array with standard normals from any seeded generator (tests, dropout-free toys).
+public func randomNormalTensor<Scalar: NNScalar, G: RandomNumberGenerator>(_ shape: [Int], scale: Double = 1,
+                                                                          using rng: inout G) -> Tensor<Scalar> {
+    var t = Tensor<Scalar>(zeros: shape)
+    for i in 0..<t.count { t.data[i] = Scalar(standardNormal(using: &rng) * scale) }
+    return t
+}
+
+/// A standard normal draw by Box–Muller (Double precision) from any generator.
+@inlinable
+public func standardNormal<G: RandomNumberGenerator>(using rng: inout G) -> Double {
+    let u1 = max(Double.random(in: 0..<1, using: &rng), 1e-300)
+    let u2 = Double.random(in: 0..<1, using: &rng)
+    return (-2 * Foundation.log(u1)).squareRoot() * Foundation.cos(2 * Double.pi * u2)
+}
+
+/// A trainable tensor with its gradient buffer. Backward passes *accumulate* into `grad`;
+/// call `zeroGrad()` between steps. `name` is the key used in checkpoints and error messages.
+public final class Parameter<Scalar: NNScalar> {
+    public var name: String
+    public var value: Tensor<Scalar>   // any shape
+    public var grad: Tensor<Scalar>    // same shape as value
+
+    public init(_ name: String, _ value: Tensor<Scalar>) {
+        self.name = name
+        self.value = value
+        self.grad = Tensor(zeros: value.shape)
+    }
+
+    public func zeroGrad() { grad.zero() }
+}
+
+/// A layer: `callAsFunction` runs forward and caches what backward needs (so one instance serves one
+/// use per forward pass); `backward` accumulates parameter gradients into `Parameter.grad` and the input
+/// gradient into `inputGrad` (+=), which must have the input's shape.
+public protocol Layer<Scalar>: AnyObject {
+    associatedtype Scalar: NNScalar
+    func callAsFunction(_ input: Tensor<Scalar>) -> Tensor<Scalar>
+    func backward(_ outputGrad: Tensor<Scalar>, inputGrad: inout Tensor<Scalar>)
+    /// Trainable parameters, in a fixed order (names unique within the layer).
+    var parameters: [Parameter<Scalar>] { get }
+}
+
+extension Layer {
+    public var parameters: [Parameter<Scalar>] { [] }
+
+    /// Backward into a fresh zero input-gradient of the given shape.
+    public func backward(_ outputGrad: Tensor<Scalar>, inputShape: [Int]) -> Tensor<Scalar> {
+        var g = Tensor<Scalar>(zeros: inputShape)
+        backward(outputGrad, inputGrad: &g)
+        return g
+    }
+}
+
+import Dispatch
+
+/// Worker threads the layers use for batch-level parallelism (`DispatchQueue.concurrentPerform`);
+/// 1 runs everything on the calling thread. Results do not depend on it except for the order in which
+/// per-worker weight-gradient partial sums are added (fixed for a given value).
+nonisolated(unsafe) public var nnThreadCount: Int = ProcessInfo.processInfo.activeProcessorCount
+
+/// Splits 0..<count into at most `nnThreadCount` contiguous chunks and runs `body(worker, chunk)` on each,
+/// concurrently when there is more than one. Chunks are the same for the same count and thread setting.
+func parallelChunks(_ count: Int, _ body: (Int, Range<Int>) -> Void) {
+    let workers = workerCount(count)
+    if workers == 1 { body(0, 0..<count); return }
+    // Each worker's GEMMs run single-threaded so workers × BLAS threads does not oversubscribe the cores.
+    let savedBLASThreads = blasThreads
+    if savedBLASThreads > 1 { blasThreads = 1 }
+    defer { if savedBLASThreads > 1 { blasThreads = savedBLASThreads } }
+    DispatchQueue.concurrentPerform(iterations: workers) { w in
+        let lo = count * w / workers, hi = count * (w + 1) / workers
+        body(w, lo..<hi)
+    }
+}
+
+/// How many workers `parallelChunks(count)` uses.
+func workerCount(_ count: Int) -> Int { max(1, min(nnThreadCount, count)) }
+
+/// Layers applied in order: `y = f_n(…f_2(f_1(x)))`; backward runs them in reverse, each into a fresh
+/// gradient of its input's shape, the last into the caller's `inputGrad` (accumulated).
+/// Parameters are the layers' parameters in order.
+public final class Sequential<Scalar: NNScalar>: Layer {
+    public let layers: [any Layer<Scalar>]
+    private var shapes: [[Int]] = []   // input shape of each layer, from the last forward
+
+    public init(_ layers: [any Layer<Scalar>]) { self.layers = layers }
+
+    public var parameters: [Parameter<Scalar>] { layers.flatMap { $0.parameters } }
+
+    public func callAsFunction(_ x: Tensor<Scalar>) -> Tensor<Scalar> {
+        shapes = []
+        var h = x
+        for layer in layers {
+            shapes.append(h.shape)
+            h = layer(h)
+        }
+        return h
+    }
+
+    public func backward(_ dy: Tensor<Scalar>, inputGrad dx: inout Tensor<Scalar>) {
+        precondition(shapes.count == layers.count, "Sequential.backward before forward")
+        var g = dy
+        for i in stride(from: layers.count - 1, to: 0, by: -1) {
+            g = layers[i].backward(g, inputShape: shapes[i])
+        }
+        if let first = layers.first { first.backward(g, inputGrad: &dx) } else { dx.add(g) }
+    }
+}

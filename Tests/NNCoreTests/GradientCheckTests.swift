@@ -1,0 +1,278 @@
+import XCTest
+import TestSupport
+import Geometry
+@testable import NNCore
+
+/// Finite-difference checks (Double, central differences, h = 1e-5) of every op's backward, on tiny shapes,
+/// inputs AND parameters, with a random upstream gradient. Tolerance: relative error ≤ 1e-6 with the
+/// floor of `checkGradients` (|a − n| / max(|a|, |n|, 1e-2)).
+final class GradientCheckTests: XCTestCase {
+    let tolerance = 1e-6
+
+    /// Randomises the layer's parameters (so γ = 1, β = 0 style defaults don't hide bugs), runs the check.
+    func assertLayerGradients<L: Layer>(_ layer: L, inputShape: [Int], seed: UInt64 = 1, inputScale: Double = 1,
+                                        _ what: String, file: StaticString = #filePath, line: UInt = #line) where L.Scalar == Double {
+        var rng = SplitMix64(seed: seed)
+        for p in layer.parameters { p.value = randomNormalTensor(p.value.shape, scale: 0.5, using: &rng) }
+        let x: Tensor<Double> = randomNormalTensor(inputShape, scale: inputScale, using: &rng)
+        let y = layer(x)
+        let upstream: Tensor<Double> = randomNormalTensor(y.shape, using: &rng)
+        let results = checkLayerGradients(layer, input: x, upstream: upstream)
+        XCTAssertEqual(results.count, 1 + layer.parameters.count, file: file, line: line)
+        for r in results {
+            XCTAssertLessThan(r.maxRelativeError, tolerance, "\(what): \(r)", file: file, line: line)
+        }
+    }
+
+    func testLinear() {
+        var rng = SplitMix64(seed: 10)
+        assertLayerGradients(Linear<Double>(4, 3, rng: &rng), inputShape: [2, 3, 4], "linear")
+        assertLayerGradients(Linear<Double>(5, 2, bias: false, rng: &rng), inputShape: [3, 5], "linear no bias")
+    }
+
+    func testConv2d() {
+        var rng = SplitMix64(seed: 11)
+        assertLayerGradients(Conv2d<Double>(3, 4, kernel: 3, padding: 1, rng: &rng), inputShape: [2, 3, 5, 5], "conv 3x3")
+        assertLayerGradients(Conv2d<Double>(2, 3, kernel: 3, stride: 2, padding: 2, dilation: 2, rng: &rng),
+                             inputShape: [1, 2, 7, 6], "conv strided dilated")
+        assertLayerGradients(Conv2d<Double>(4, 6, kernel: (2, 3), stride: (1, 2), padding: (1, 0), groups: 2, rng: &rng),
+                             inputShape: [2, 4, 5, 6], "conv grouped non-square")
+        assertLayerGradients(Conv2d<Double>(3, 6, kernel: 3, padding: 1, groups: 3, bias: false, rng: &rng),
+                             inputShape: [2, 3, 4, 4], "depthwise conv, multiplier 2")
+        assertLayerGradients(Conv2d<Double>(2, 2, kernel: (1, 2), stride: (2, 3), padding: (2, 3), rng: &rng),
+                             inputShape: [1, 2, 3, 4], "conv padding beyond the kernel, stride 3")
+    }
+
+    func testConvTranspose2d() {
+        var rng = SplitMix64(seed: 12)
+        assertLayerGradients(ConvTranspose2d<Double>(3, 2, kernel: 2, stride: 2, rng: &rng), inputShape: [2, 3, 3, 4], "deconv k2 s2")
+        assertLayerGradients(ConvTranspose2d<Double>(4, 6, kernel: 3, stride: 2, padding: 1, outputPadding: 1, dilation: 1,
+                                                     groups: 2, rng: &rng), inputShape: [1, 4, 3, 3], "deconv general grouped")
+        assertLayerGradients(ConvTranspose2d<Double>(2, 3, kernel: (3, 2), stride: (1, 3), padding: (2, 0), dilation: (2, 1),
+                                                     bias: false, rng: &rng), inputShape: [1, 2, 4, 3], "deconv dilated")
+    }
+
+    func testPooling() {
+        assertLayerGradients(MaxPool2d<Double>(kernel: 3, stride: 2, padding: 1), inputShape: [2, 2, 5, 6], "max pool")
+        assertLayerGradients(MaxPool2d<Double>(kernel: 2), inputShape: [1, 3, 4, 4], "max pool 2x2")
+        assertLayerGradients(AvgPool2d<Double>(kernel: 3, stride: 2, padding: 1), inputShape: [2, 2, 5, 6], "avg pool")
+        assertLayerGradients(AvgPool2d<Double>(kernel: 3, stride: 2, padding: 1, countIncludePad: false),
+                             inputShape: [1, 2, 5, 5], "avg pool exclude pad")
+        assertLayerGradients(GlobalAvgPool2d<Double>(), inputShape: [2, 3, 3, 4], "global avg pool")
+    }
+
+    func testResample() {
+        for mode in [ResampleMode.bilinear, .bicubic, .bicubicAntialias] {
+            assertLayerGradients(Resize2d<Double>(height: 7, width: 5, mode: mode), inputShape: [1, 2, 3, 4], "resize up \(mode)")
+            assertLayerGradients(Resize2d<Double>(height: 3, width: 4, mode: mode), inputShape: [2, 1, 7, 6], "resize down \(mode)")
+            assertLayerGradients(PositionEmbeddingResize<Double>(grid: (3, 3), newGrid: (5, 4), prefixTokens: 1, mode: mode),
+                                 inputShape: [1, 10, 3], "pos-embed \(mode)")
+        }
+    }
+
+    func testLayouts() {
+        assertLayerGradients(TokensToImage<Double>(height: 2, width: 3), inputShape: [2, 6, 4], "tokens → image")
+        assertLayerGradients(ImageToTokens<Double>(), inputShape: [2, 4, 2, 3], "image → tokens")
+        assertLayerGradients(Unpatchify<Double>(gridHeight: 2, gridWidth: 3, patch: 2, channels: 3),
+                             inputShape: [1, 6, 12], "unpatchify")
+        var rng = SplitMix64(seed: 30)
+        let x: Tensor<Double> = randomNormalTensor([2, 6, 4], using: &rng)
+        XCTAssertEqual(ImageToTokens<Double>()(TokensToImage<Double>(height: 2, width: 3)(x)), x, "round trip")
+    }
+
+    func testNorms() {
+        assertLayerGradients(LayerNorm<Double>(6, eps: 1e-6), inputShape: [2, 3, 6], "layer norm")
+        let bn = BatchNormInference<Double>(3)
+        var rng = SplitMix64(seed: 13)
+        bn.runningMean.value = randomNormalTensor([3], using: &rng)
+        bn.runningVar.value = Tensor(shape: [3], data: [0.5, 1.7, 2.3])
+        assertLayerGradients(bn, inputShape: [2, 3, 2, 3], "batch norm (inference)")
+    }
+
+    func testActivationsAndSoftmax() {
+        for kind in ActivationKind.allCases {
+            // Scale 4 so ReLU6 sees inputs above 6 too.
+            assertLayerGradients(Activation<Double>(kind), inputShape: [3, 7], inputScale: kind == .relu6 ? 4 : 1.5, "\(kind)")
+        }
+        assertLayerGradients(Softmax<Double>(), inputShape: [2, 3, 5], "softmax")
+    }
+
+    func testAttentionAndBlock() {
+        var rng = SplitMix64(seed: 14)
+        assertLayerGradients(MultiHeadSelfAttention<Double>(dim: 8, heads: 2, rng: &rng), inputShape: [2, 3, 8], "attention")
+        assertLayerGradients(TransformerBlock<Double>(dim: 16, heads: 8, rng: &rng), inputShape: [1, 3, 16], "pre-LN block, 8 heads")
+    }
+
+    func testSparseMatmul() {
+        let a = CSRMatrix<Double>(rows: 4, columns: 5, triplets: [(0, 0, 1), (0, 3, -2), (1, 1, 0.5), (2, 4, 3),
+                                                                  (2, 0, 1), (3, 2, -1), (3, 3, 2), (3, 3, 0.25)])
+        XCTAssertEqual(a.values.count, 7, "duplicates summed")
+        assertLayerGradients(SparseMatmul(a), inputShape: [5, 3], "sparse × dense")
+    }
+
+    // MARK: Losses (gradient w.r.t. the prediction; targets/masks/weights are constants)
+
+    func assertLossGradient(_ what: String, shape: [Int], seed: UInt64 = 2, loss: @escaping (Tensor<Double>) -> Double,
+                            backward: @escaping (Tensor<Double>, inout Tensor<Double>) -> Void,
+                            file: StaticString = #filePath, line: UInt = #line) {
+        var rng = SplitMix64(seed: seed)
+        let p = Parameter<Double>("prediction", randomNormalTensor(shape, using: &rng))
+        let r = checkGradients(variables: [p], loss: { loss(p.value) }, backward: { p.zeroGrad(); backward(p.value, &p.grad) })
+        XCTAssertLessThan(r[0].maxRelativeError, tolerance, "\(what): \(r[0])", file: file, line: line)
+        XCTAssertGreaterThan(p.grad.data.map(abs).max() ?? 0, 0, "\(what): gradient is all zero", file: file, line: line)
+    }
+
+    func testLosses() {
+        var rng = SplitMix64(seed: 15)
+        let shape = [2, 3, 2, 3]
+        let target: Tensor<Double> = randomNormalTensor(shape, using: &rng)
+        var mask = Tensor<Double>(zeros: [2, 1, 2, 3])
+        for i in 0..<mask.count { mask.data[i] = rng.bernoulli(0.6) ? 1 : 0 }
+        mask.data[0] = 1
+        var weight = mask
+        for i in 0..<weight.count { weight.data[i] += 0.2 }
+        let fullWeight: Tensor<Double> = Tensor(shape: shape, data: (0..<36).map { _ in Double(rng.uniform()) })
+
+        assertLossGradient("l1", shape: shape, loss: { l1Loss($0, target) },
+                           backward: { l1LossBackward($0, target, predictionGrad: &$1) })
+        assertLossGradient("masked l1", shape: shape, loss: { maskedL1Loss($0, target, mask: mask) },
+                           backward: { maskedL1LossBackward($0, target, mask: mask, predictionGrad: &$1) })
+        assertLossGradient("weighted l1 (broadcast)", shape: shape, loss: { weightedL1Loss($0, target, weight: weight) },
+                           backward: { weightedL1LossBackward($0, target, weight: weight, predictionGrad: &$1) })
+        assertLossGradient("weighted l1 (full)", shape: shape, loss: { weightedL1Loss($0, target, weight: fullWeight) },
+                           backward: { weightedL1LossBackward($0, target, weight: fullWeight, predictionGrad: &$1) })
+        assertLossGradient("cosine", shape: shape, loss: { cosineLoss($0, target) },
+                           backward: { cosineLossBackward($0, target, predictionGrad: &$1) })
+        assertLossGradient("cosine masked", shape: shape, loss: { cosineLoss($0, target, mask: mask) },
+                           backward: { cosineLossBackward($0, target, mask: mask, predictionGrad: &$1) })
+        let binary = Tensor<Double>(shape: shape, data: (0..<36).map { _ in rng.bernoulli(0.5) ? 1 : 0 })
+        assertLossGradient("bce with logits", shape: shape, loss: { bceWithLogitsLoss($0, binary) },
+                           backward: { bceWithLogitsLossBackward($0, binary, predictionGrad: &$1) })
+        assertLossGradient("bce weighted", shape: shape, loss: { bceWithLogitsLoss($0, binary, weight: weight) },
+                           backward: { bceWithLogitsLossBackward($0, binary, weight: weight, predictionGrad: &$1) })
+        let labels = [0, 2, 1, -100, 3, 3, 1, 0, 2, -100, 1, 2]   // [2, 2, 3] with two ignored
+        let classWeights: [Double] = [0.7, 0.3, 1.2, 0.5]
+        assertLossGradient("cross entropy", shape: [2, 4, 2, 3], loss: { crossEntropyLoss($0, targets: labels, classWeights: classWeights) },
+                           backward: { crossEntropyLossBackward($0, targets: labels, classWeights: classWeights, predictionGrad: &$1) })
+        assertLossGradient("cross entropy [N, K]", shape: [5, 2],
+                           loss: { crossEntropyLoss($0, targets: [0, 1, 1, 255, 0], classWeights: [0.3, 0.7], ignoreIndex: 255) },
+                           backward: { crossEntropyLossBackward($0, targets: [0, 1, 1, 255, 0], classWeights: [0.3, 0.7],
+                                                                ignoreIndex: 255, predictionGrad: &$1) })
+    }
+
+    func testLossGradScaleAndAccumulation() {
+        var rng = SplitMix64(seed: 16)
+        let p: Tensor<Double> = randomNormalTensor([4, 3], using: &rng), t: Tensor<Double> = randomNormalTensor([4, 3], using: &rng)
+        var once = Tensor<Double>(zeros: [4, 3]), twice = Tensor<Double>(zeros: [4, 3])
+        cosineLossBackward(p, t, lossGrad: 2, predictionGrad: &once)
+        cosineLossBackward(p, t, predictionGrad: &twice)
+        cosineLossBackward(p, t, predictionGrad: &twice)
+        for i in 0..<12 { XCTAssertEqual(once.data[i], twice.data[i], accuracy: 1e-12) }
+        XCTAssertEqual(crossEntropyLoss(p, targets: [-100, -100, -100, -100]), 0, "all ignored → 0")
+        XCTAssertEqual(maskedL1Loss(p, t, mask: Tensor(zeros: [4, 3])), 0, "empty mask → 0")
+    }
+}
+
+/// A deliberately wrong layer: GELU whose backward drops the x·φ(x) term.
+private final class WrongGELU: Layer {
+    typealias Scalar = Double
+    private let gelu = Activation<Double>(.gelu)
+    private var input = Tensor<Double>(zeros: [0])
+    func callAsFunction(_ x: Tensor<Double>) -> Tensor<Double> { input = x; return gelu(x) }
+    func backward(_ dy: Tensor<Double>, inputGrad dx: inout Tensor<Double>) {
+        for i in 0..<dx.count { dx.data[i] += dy.data[i] * 0.5 * (1 + erf(input.data[i] / 2.squareRoot())) }
+    }
+}
+
+final class GradientCheckerSelfTests: XCTestCase {
+    func testCheckerCatchesAWrongBackward() {
+        var rng = SplitMix64(seed: 21)
+        let x: Tensor<Double> = randomNormalTensor([3, 4], using: &rng), up: Tensor<Double> = randomNormalTensor([3, 4], using: &rng)
+        let r = checkLayerGradients(WrongGELU(), input: x, upstream: up)
+        XCTAssertGreaterThan(r[0].maxRelativeError, 1e-2, "\(r[0])")
+    }
+}
+
+final class FastExpTests: XCTestCase {
+    func testFastExpMatchesLibmToTwoUlp() {
+        var worst: Float = 0
+        var x: Float = -87
+        while x < 88 {
+            let want = Foundation.exp(x), got = fastExpFloat(x)
+            worst = max(worst, abs(got - want) / want)
+            x += 0.0137
+        }
+        XCTAssertLessThan(worst, 3e-7, "max relative error \(worst)")
+        XCTAssertEqual(fastExpFloat(0), 1)
+        // The Float activations against libm Double over [−10, 10].
+        for kind in ActivationKind.allCases {
+            let xs = stride(from: -10.0, through: 10.0, by: 0.013).map { $0 }
+            let reference = Activation<Double>(kind), fast = Activation<Float>(kind)
+            let x = Tensor<Double>(shape: [xs.count], data: xs)
+            let want = reference(x), got = fast(x.converted(to: Float.self))
+            let dWant = reference.backward(Tensor(shape: [xs.count], repeating: 1), inputShape: [xs.count])
+            let dGot = fast.backward(Tensor(shape: [xs.count], repeating: 1), inputShape: [xs.count])
+            for i in xs.indices where abs(xs[i]) > 1e-3 && abs(xs[i] - 6) > 1e-3 {
+                XCTAssertEqual(Double(got.data[i]), want.data[i], accuracy: 1e-6 * max(1, abs(want.data[i])), "\(kind)(\(xs[i]))")
+                XCTAssertEqual(Double(dGot.data[i]), dWant.data[i], accuracy: 2e-6, "\(kind)′(\(xs[i]))")
+            }
+        }
+        XCTAssertLessThan(fastExpFloat(-1000), 1e-37)
+    }
+}
+
+final class ThreadingTests: XCTestCase {
+    /// Batch-parallel layers give the same outputs and input gradients on 1 or 3 workers, and weight
+    /// gradients equal up to the order of partial sums (1e-5 relative).
+    func testWorkerCountDoesNotChangeResults() {
+        let saved = nnThreadCount
+        defer { nnThreadCount = saved }
+        var outputs: [[Tensor<Float>]] = []
+        for workers in [1, 3] {
+            nnThreadCount = workers
+            var rng = SplitMix64(seed: 40)
+            let conv = Conv2d<Float>(3, 4, kernel: 3, stride: 2, padding: 1, rng: &rng)
+            let deconv = ConvTranspose2d<Float>(4, 2, kernel: 2, stride: 2, rng: &rng)
+            let attn = MultiHeadSelfAttention<Float>(dim: 8, heads: 2, rng: &rng)
+            let x: Tensor<Float> = randomNormalTensor([5, 3, 6, 6], using: &rng)
+            let tokens: Tensor<Float> = randomNormalTensor([3, 4, 8], using: &rng)
+            let y = deconv(conv(x)), z = attn(tokens)
+            let dh = deconv.backward(y, inputShape: [5, 4, 3, 3])
+            let dx = conv.backward(dh, inputShape: x.shape)
+            let dt = attn.backward(z, inputShape: tokens.shape)
+            outputs.append([y, z, dx, dt, conv.weight.grad, deconv.weight.grad, attn.qkv.weight.grad])
+        }
+        for (i, what) in ["conv→deconv", "attention", "conv dx", "attention dx"].enumerated() {
+            XCTAssertEqual(outputs[0][i], outputs[1][i], what)
+        }
+        for i in 4..<7 { assertRelativeClose(outputs[0][i], outputs[1][i], 1e-5, "weight grad \(i)") }
+    }
+}
+
+final class CompositionTests: XCTestCase {
+    /// A miniature Pixel3DMM head end to end, gradient-checked in Double (inputs and all ~1,900 parameters):
+    /// tokens [1, 2·2, 12] → linear 12→8 → pre-LN block (8 heads) → tokens→image → 3× (deconv k2 s2 + GELU)
+    /// → image→tokens → per-token linear 2→(2·2·3) → unpatchify → [1, 3, 32, 32], loss Σ y ⊙ upstream.
+    func testTinyPixel3DMMHeadGradients() {
+        var rng = SplitMix64(seed: 50)
+        let head = Sequential<Double>([
+            Linear(12, 8, name: "proj", rng: &rng),
+            TransformerBlock(dim: 8, heads: 8, name: "block0", rng: &rng),
+            TokensToImage(height: 2, width: 2),
+            ConvTranspose2d(8, 4, kernel: 2, stride: 2, name: "up0", rng: &rng), Activation(.gelu),
+            ConvTranspose2d(4, 2, kernel: 2, stride: 2, name: "up1", rng: &rng), Activation(.gelu),
+            ConvTranspose2d(2, 2, kernel: 2, stride: 2, name: "up2", rng: &rng), Activation(.gelu),
+            ImageToTokens(),
+            Linear(2, 12, name: "pixel", rng: &rng),
+            Unpatchify(gridHeight: 16, gridWidth: 16, patch: 2, channels: 3),
+        ])
+        XCTAssertEqual(Set(head.parameters.map(\.name)).count, head.parameters.count, "unique names")
+        let x: Tensor<Double> = randomNormalTensor([1, 4, 12], using: &rng)
+        let y = head(x)
+        XCTAssertEqual(y.shape, [1, 3, 32, 32])
+        let upstream: Tensor<Double> = randomNormalTensor(y.shape, using: &rng)
+        for r in checkLayerGradients(head, input: x, upstream: upstream) {
+            XCTAssertLessThan(r.maxRelativeError, 1e-6, "\(r)")
+        }
+    }
+}
