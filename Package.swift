@@ -36,7 +36,7 @@ let package = Package(
                                                    .product(name: "Yams", package: "Yams")], swiftSettings: nativeSwift),
         .target(name: "NNCore", dependencies: ["_COpenBLAS"], swiftSettings: nativeSwift),
         .executableTarget(name: "headlab", dependencies: [
-            "HeadModels", "Geometry", "HDF5", "Rendering", "Corpus", "Generation",
+            "HeadModels", "Geometry", "HDF5", "Rendering", "Corpus", "Generation", "NNCore",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ], swiftSettings: nativeSwift),
 

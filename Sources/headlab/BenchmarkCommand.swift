@@ -8,7 +8,7 @@ import Rendering
 struct Benchmark: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Measure rendering and corpus writing, next to bare Embree on the same scene (release builds only mean anything).",
-        subcommands: [Render.self])
+        subcommands: [Render.self, NN.self])
 
     struct Render: ParsableCommand {
         static let configuration = CommandConfiguration(abstract: "Images/s at 256² and 512² (16 spp, all labels), rays/s vs bare Embree, HDF5 share, BVH build, peak memory.")
