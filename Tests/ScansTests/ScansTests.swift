@@ -82,6 +82,42 @@ final class ScansTests: XCTestCase {
         XCTAssertLessThan(toSphere, Self.voxel / 4)
     }
 
+    /// A rotated box (a sphere mesh pushed onto a cube, so edges are chamfered by one ring of
+    /// triangles): flat faces and sharp edges, which marching cubes rounds off by under a voxel.
+    func testRotatedBoxChamferBelowVoxelSize() throws {
+        let half: Float = 0.07
+        let rotation = Mat3.rotation(yaw: 0.5, pitch: 0.35, roll: 0.2)
+        var m = TestModels.sphere(radius: 0.1, rings: 48, segments: 96)
+        for i in 0..<m.vertexCount {
+            let p = m.template.vec3(i)
+            m.template.setVec3(i, rotation * (p / max(abs(p.x), abs(p.y), abs(p.z)) * half))
+        }
+        let scan = try VirtualScanner(settings: Self.settings(resolution: 128)).scan(model: m, labels: HeadLabelTable(model: m), vertices: m.template,
+                                                                      cameras: Self.surroundRig(14, side: 128), seed: 2)
+        let inverse = rotation.transposed
+        func boxDistance(_ p: SIMD3<Float>) -> Float {
+            let a = inverse * p
+            let q = SIMD3(abs(a.x), abs(a.y), abs(a.z)) - SIMD3(repeating: half)
+            return length(pointwiseMax(q, .zero)) + min(max(q.x, q.y, q.z), 0)
+        }
+        var toBox: Float = 0
+        for v in 0..<scan.vertexCount { toBox += abs(boxDistance(scan.positions.vec3(v))) }
+        toBox /= Float(scan.vertexCount)
+        let index = NearestVertexIndex(vertices: scan.positions, cell: 2 * Self.voxel)
+        var rng = SplitMix64(seed: 6), toScan: Float = 0
+        let samples = 2000
+        for k in 0..<samples {
+            var p = SIMD3(rng.uniform(-half, half), rng.uniform(-half, half), rng.uniform(-half, half))
+            p[k % 3] = k % 2 == 0 ? half : -half
+            toScan += index.nearest(to: rotation * p)!.1
+        }
+        toScan /= Float(samples)
+        let chamfer = (toBox + toScan) / 2
+        print("box scan: \(scan.vertexCount) vertices, chamfer \(chamfer * 1000) mm (scan→box \(toBox * 1000), box→scan \(toScan * 1000))")
+        XCTAssertLessThan(chamfer, Self.voxel)
+        XCTAssertLessThan(toBox, Self.voxel / 4)
+    }
+
     func testSphereSeenFromAllAroundIsWatertight() {
         let s = Self.sphereScan
         var edges: [Int64: Int] = [:]
