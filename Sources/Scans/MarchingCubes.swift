@@ -24,6 +24,11 @@ public enum MarchingCubes {
     /// For each of the 256 cases, triangles as triples of edge indices.
     public static let triangles: [[UInt8]] = {
         var table = [[UInt8]](repeating: [], count: 256)
+        func faces(_ e: Int) -> Set<Int> {
+            let (a, b) = edgeCorners[e]
+            return Set((0..<3).filter { (a >> $0 & 1) == (b >> $0 & 1) }.map { 2 * $0 + (a >> $0 & 1) })
+        }
+        func shareFace(_ e: Int, _ f: Int) -> Bool { !faces(e).isDisjoint(with: faces(f)) }
         func edge(_ a: Int, _ b: Int) -> Int {
             edgeCorners.firstIndex { ($0.0 == a && $0.1 == b) || ($0.0 == b && $0.1 == a) }!
         }
@@ -57,7 +62,16 @@ public enum MarchingCubes {
                 var e = start
                 while !used[e] { used[e] = true; loop.append(e); e = next[e] }
                 precondition(e == start && loop.count >= 3, "marching cubes: open loop")
-                for i in 1..<(loop.count - 1) { tris += [UInt8(loop[0]), UInt8(loop[i]), UInt8(loop[i + 1])] }
+                // Fan from a corner whose diagonals do not join two edges of one cube face: such a
+                // diagonal would coincide with the neighbour's segment on that face (an edge of
+                // four triangles).
+                let n = loop.count
+                let apex = (0..<n).first { a in
+                    (2..<(n - 1)).allSatisfy { k in !shareFace(loop[a], loop[(a + k) % n]) }
+                } ?? 0
+                for i in 1..<(n - 1) {
+                    tris += [UInt8(loop[apex]), UInt8(loop[(apex + i) % n]), UInt8(loop[(apex + i + 1) % n])]
+                }
             }
             table[cubeCase] = tris
         }

@@ -60,6 +60,39 @@ final class ScansTests: XCTestCase {
         }
     }
 
+    /// Marching cubes on a random field (every ambiguous case many times): every interior edge is
+    /// shared by exactly two triangles with opposite directions, border edges by one.
+    func testMarchingCubesOnRandomFieldIsManifold() {
+        let volume = TSDFVolume(voxelSize: 0.01)
+        var rng = SplitMix64(seed: 11)
+        for z in 0..<2 { for y in 0..<2 { for x in 0..<2 {
+            let b = volume.allocate(SIMD3(Int32(x), Int32(y), Int32(z)))
+            for v in 0..<TSDFVolume.blockVoxels {
+                volume.sdf[Int(b) * TSDFVolume.blockVoxels + v] = rng.uniform(-1, 1)
+                volume.weight[Int(b) * TSDFVolume.blockVoxels + v] = 1
+            }
+        } } }
+        let (positions, triangles) = volume.extractMesh()
+        XCTAssertGreaterThan(triangles.count / 3, 5000)
+        var uses: [Int64: Int] = [:], directed = Set<Int64>(), repeated = 0
+        for f in 0..<(triangles.count / 3) {
+            for k in 0..<3 {
+                let a = Int64(triangles[3 * f + k]), b = Int64(triangles[3 * f + (k + 1) % 3])
+                uses[min(a, b) << 32 | max(a, b), default: 0] += 1
+                if !directed.insert(a << 32 | b).inserted { repeated += 1 }
+            }
+        }
+        // Border edges lie on the faces of the sampled cube [0, 15]³ (in voxels).
+        func onBorder(_ i: Int64) -> Bool {
+            let p = positions.vec3(Int(i)) / 0.01
+            return [p.x, p.y, p.z].contains { abs($0) < 1e-3 || abs($0 - 15) < 1e-3 }
+        }
+        var bad = 0
+        for (e, n) in uses where n != 2 && !(n == 1 && onBorder(e >> 32) && onBorder(e & 0xffff_ffff)) { bad += 1 }
+        XCTAssertEqual(bad, 0, "\(bad) of \(uses.count) edges not shared by exactly two triangles")
+        XCTAssertEqual(repeated, 0, "inconsistent winding")
+    }
+
     func testSphereChamferBelowVoxelSize() throws {
         let s = Self.sphereScan
         XCTAssertGreaterThan(s.vertexCount, 1000)
