@@ -166,7 +166,11 @@ public struct ScanJob {
                     try rgb.writeRow(s, all)
                 }
                 if let dir = plyDirectory {
-                    try scan.labelledMesh.writePLY(path: (dir as NSString).appendingPathComponent(String(format: "scan_%05d.ply", s)),
+                    let path = (dir as NSString).appendingPathComponent(String(format: "scan_%05d.ply", s))
+                    // Geometry's writeAtomically replaces an existing file with FileManager.replaceItemAt,
+                    // which fails on Linux ("file doesn't exist"): remove it first.
+                    if FileManager.default.fileExists(atPath: path) { try FileManager.default.removeItem(atPath: path) }
+                    try scan.labelledMesh.writePLY(path: path,
                                                    comment: "headlab scan \(s) of \(r.name), seed \(seed); colours = segmentation classes")
                 }
                 report.scans += 1; report.vertices += scan.vertexCount; report.faces += scan.triangleCount
