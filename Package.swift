@@ -35,8 +35,10 @@ let package = Package(
         .target(name: "Generation", dependencies: ["Corpus", "Rendering", "HeadModels", "Geometry",
                                                    .product(name: "Yams", package: "Yams")], swiftSettings: nativeSwift),
         .target(name: "NNCore", dependencies: ["_COpenBLAS"], swiftSettings: nativeSwift),
+        .target(name: "Scans", dependencies: ["Rendering", "Generation", "Corpus", "HDF5", "HeadModels", "Geometry"],
+                swiftSettings: nativeSwift),
         .executableTarget(name: "headlab", dependencies: [
-            "HeadModels", "Geometry", "HDF5", "Rendering", "Corpus", "Generation", "NNCore",
+            "HeadModels", "Geometry", "HDF5", "Rendering", "Corpus", "Generation", "NNCore", "Scans",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ], swiftSettings: nativeSwift),
 
@@ -51,6 +53,7 @@ let package = Package(
         .testTarget(name: "CorpusTests", dependencies: ["Corpus", "TestSupport"]),
         .testTarget(name: "GenerationTests", dependencies: ["Generation", "TestSupport"]),
         .testTarget(name: "NNCoreTests", dependencies: ["NNCore", "TestSupport"]),
+        .testTarget(name: "ScansTests", dependencies: ["Scans", "TestSupport"]),
     ],
     // One decision for the whole package: Swift 5 language mode. The C-facing stages hand raw
     // pointers and C handles across worker threads, which Swift 6 mode rejects.

@@ -121,8 +121,8 @@ public func writeAtomically(_ data: Data, to path: String) throws {
     let tmp = url.deletingLastPathComponent().appendingPathComponent(".\(url.lastPathComponent).tmp-\(getpid())")
     do {
         try data.write(to: tmp)
-        if FileManager.default.fileExists(atPath: path) { _ = try FileManager.default.replaceItemAt(url, withItemAt: tmp) }
-        else { try FileManager.default.moveItem(at: tmp, to: url) }
+        // rename(2) replaces an existing file atomically (Foundation's replaceItemAt fails on Linux).
+        guard rename(tmp.path, path) == 0 else { throw CocoaError(.fileWriteUnknown) }
     } catch {
         try? FileManager.default.removeItem(at: tmp)
         throw MeshFileError.unreadable(path: path, reason: "cannot write: \(error.localizedDescription)")

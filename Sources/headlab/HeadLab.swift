@@ -8,7 +8,7 @@ struct HeadLab: ParsableCommand {
         commandName: "headlab",
         abstract: "Synthetic 3D-head training data, and models trained on it from scratch.",
         version: version,
-        subcommands: [ModelCommand.self, Generate.self, CorpusCommand.self, Benchmark.self])
+        subcommands: [ModelCommand.self, Generate.self, CorpusCommand.self, ScanCommand.self, Benchmark.self])
 }
 
 /// Turns any error into one line on stderr and a non-zero exit, never a crash or a stack trace.
