@@ -76,6 +76,8 @@ final class MeshFileTests: XCTestCase {
                                 uvTriangles: [0, 2, 1, 4, 1, 3, 0, 3, 2, 1, 2, 3])
         let obj = dir.appendingPathComponent("t.obj").path
         try mesh.writeOBJ(path: obj)
+        try mesh.writeOBJ(path: obj)  // overwriting an existing file replaces it atomically
+        XCTAssertEqual(try FileManager.default.contentsOfDirectory(atPath: dir.path), ["t.obj"])
         let back = try OBJMesh.read(path: obj)
         XCTAssertEqual(back.positions, mesh.positions)
         XCTAssertEqual(back.triangulated().triangles, mesh.triangles)
