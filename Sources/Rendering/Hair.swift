@@ -398,7 +398,7 @@ struct StrandGrower {
         let goatee = c.y < lowerLip - 0.002 && c.y > chin - 0.012 && dx < halfMouth * 1.15
         // Cheek line: from the nose base at the centre to the upper jaw (landmarks 1/15) at the sides.
         let s = min(1, dx / faceHalf)
-        let cheekY = noseBase + (max(l[2].y, l[14].y) - noseBase) * s
+        let cheekY = min(noseBase, noseBase + (max(l[2].y, l[14].y) - noseBase) * s)
         let full = c.y < cheekY && c.y > chin - 0.03 - 0.01 * (1 - s) && dx < faceHalf * 0.98
         switch style {
         case .none: return 0
