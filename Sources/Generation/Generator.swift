@@ -175,7 +175,8 @@ public final class Generator: @unchecked Sendable {
         g.gravity = rng.uniform(0.4, 0.8)
         g.parting = rng.bernoulli(0.5) ? rng.uniform(-1, 1) : 0
         g.frizz = rng.uniform(0.02, style == .afro ? 0.6 : 0.25)
-        g.radius = rng.uniform(4e-5, 6e-5)
+        // Thicker than real fibres (≈ 40 µm): tens of thousands of strands stand in for ~100,000.
+        g.radius = rng.uniform(6e-5, 9e-5)
         // Colour: eumelanin log-uniform, darker for darker skin; occasional red; greys.
         var eu = exp(rng.uniform(log(recipe.eumelanin.lo), log(recipe.eumelanin.hi)))
         if appearance.melanin > 0.4 { eu = max(eu, min(recipe.eumelanin.hi, 3)) }

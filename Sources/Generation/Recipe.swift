@@ -76,9 +76,9 @@ public struct Recipe: Equatable, Sendable {
     public var greyProbability: Float = 0.1
     public var beardProbability: Float = 0
     public var beardStyles: [String: Float] = ["stubble": 1, "moustache": 0.5, "goatee": 0.5, "full": 1]
-    public var beardStrands = 8000
+    public var beardStrands = 12000
     public var strandBrowProbability: Float = 0
-    public var browStrands = 450                        // per brow
+    public var browStrands = 700                        // per brow
 
     /// gzip level per channel (0 = none). Unlisted channels are stored uncompressed.
     public var gzip: [String: Int] = [:]

@@ -267,10 +267,10 @@ struct StrandGrower {
         var s = Shape(length: L, segments: max(3, min(24, Int((L / 0.012).rounded(.up)) + 2)), lift: 0.3, gravity: g.gravity,
                       curlRadius: 0, curlPeriod: 0.02, waveAmplitude: 0, wavePeriod: 0.05, frizz: g.frizz, clump: g.clump)
         switch style {
-        case .buzz: s.lift = 0.45; s.gravity = 0; s.segments = 3
-        case .short, .receding: s.lift = 0.45; s.gravity = min(g.gravity, 0.2)
+        case .buzz: s.lift = 0.25; s.gravity = 0; s.segments = 3
+        case .short, .receding: s.lift = 0.12; s.gravity = min(g.gravity, 0.25)
         case .bald: s.lift = 0.3; s.gravity = 0.1
-        case .medium, .long, .none: s.lift = 0.25
+        case .medium, .long, .none: s.lift = 0.15
         case .ponytail: s.lift = 0.1; s.segments = max(s.segments, 16); s.clump = max(0.6, g.clump)
         case .curly: s.lift = 0.4; s.gravity = g.gravity * 0.5
         case .afro: s.lift = 0.85; s.gravity = 0.03; s.segments = max(s.segments, 10)
@@ -428,7 +428,7 @@ struct StrandGrower {
             let p = posedPosition(root.face, root.bary), n = posedNormal(root.face, root.bary)
             let centre = growCentreline(root: p, normal: n, comb: comb, shape: s)
             let pts = child(guide: centre, guideRoot: p, root: p, normal: n, shape: s, lengthScale: r.uniform(0.6, 1), phase: r.uniform(0, 6.28), rng: &r)
-            set.append(strand: pts, root: p, face: root.face, rootRadius: g.radius * 1.3,
+            set.append(strand: pts, root: p, face: root.face, rootRadius: g.radius * 1.5,
                        color: strandColor(&r, eumelanin: g.eumelanin, pheomelanin: g.pheomelanin, grey: g.grey), cls: .beard)
         }
         return set
@@ -483,7 +483,7 @@ struct StrandGrower {
                 let p = posedPosition(root.face, root.bary), n = posedNormal(root.face, root.bary)
                 let centre = growCentreline(root: p, normal: n, comb: comb, shape: s)
                 let pts = child(guide: centre, guideRoot: p, root: p, normal: n, shape: s, lengthScale: r.uniform(0.5, 1), phase: 0, rng: &r)
-                set.append(strand: pts, root: p, face: root.face, rootRadius: g.radius * 1.2,
+                set.append(strand: pts, root: p, face: root.face, rootRadius: g.radius * 1.6,
                            color: strandColor(&r, eumelanin: g.eumelanin * 1.1, pheomelanin: g.pheomelanin, grey: g.grey * 0.5),
                            cls: right ? .rightBrow : .leftBrow)
             }

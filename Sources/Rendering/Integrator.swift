@@ -177,7 +177,10 @@ public struct Integrator: Sendable {
             }
             if kind == .lip { extraH += 0.05 + 0.08 * a.redness; extraM -= 0.03 }
             var albedo = a.skinAlbedo(extraMelanin: extraM, extraHemoglobin: extraH)
-            if kind == .brow { albedo = albedo * 0.35 + a.browColor * 0.65 }
+            if kind == .brow {
+                let k: Float = scene.labels.strandBrows ? 0.3 : 0.65
+                albedo = albedo * (1 - k) + a.browColor * k
+            }
             return Material(albedo: albedo, specular: kind == .lip ? 0.5 + 0.5 * a.oiliness : a.oiliness,
                             alpha: kind == .lip ? 0.25 : a.roughness, wrap: SIMD3(0.35, 0.18, 0.12))
         case .sclera:
@@ -277,11 +280,17 @@ public struct Integrator: Sendable {
         var out = SIMD3<Float>.zero
         let z = 2 * rng.uniform() - 1, a = 2 * Float.pi * rng.uniform(), s = max(0, 1 - z * z).squareRoot()
         let w = SIMD3(s * cos(a), s * sin(a), z)
+        let tl = dot(h.tangent, w)
         let tr = scene.transmittance(origin: origin, direction: w, near: 1e-4, far: .infinity)
         if tr > 0 {
-            // Uniform-sphere estimator: radiance × response × 4π, over π for the fibre's sin-lobe normalisation.
-            out += tr * 4 * lighting.environment.radiance(w) * kajiyaKay(tangent: h.tangent, normal: h.normal, v: v, l: w, albedo: albedo)
+            // Uniform-sphere estimator of the diffuse lobe: radiance × (albedo sin / π) × 4π / π.
+            out += tr * 4 * lighting.environment.radiance(w) * albedo / Float.pi * max(0, 1 - tl * tl).squareRoot()
         }
+        // Environment specular: the mirror direction about the fibre (the centre of Kajiya–Kay's
+        // cone), unshadowed and clamped like skin's rough reflection, white R and coloured TRT.
+        let mirror = v - 2 * dot(v, h.tangent) * h.tangent
+        let envSpec = pointwiseMin(lighting.environment.radiance(normalize(mirror)), SIMD3(repeating: 1.5))
+        out += envSpec * (SIMD3(repeating: 0.05) + 0.12 * albedo)
         for light in lighting.lights {
             var p = light.position
             if light.radius > 0 {

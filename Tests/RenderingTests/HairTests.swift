@@ -117,7 +117,7 @@ final class HairTests: XCTestCase {
             XCTAssertEqual(crossing, 0, "\(set.layer.name): segments entering the head")
         }
         // Strand brows replace the painted ones.
-        XCTAssertFalse(s.labels.faceKind.contains(SurfaceKind.brow.rawValue))
+        XCTAssertFalse(s.labels.faceClass.contains(SegmentationClass.rightBrow.rawValue) || s.labels.faceClass.contains(SegmentationClass.leftBrow.rawValue))
     }
 
     func render(_ s: HeadScene, size: Int = 64, threads: Int = 0) -> Film {
