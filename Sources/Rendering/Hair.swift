@@ -196,6 +196,7 @@ struct StrandGrower {
         var curlRadius: Float, curlPeriod: Float
         var waveAmplitude: Float, wavePeriod: Float
         var frizz: Float, clump: Float
+        var volume: Float = 0   // children stand off the head by up to this much (layered hair volume)
     }
 
     /// A centreline from `root` (world, on the surface) with world normal `n`, initial combing
@@ -233,6 +234,7 @@ struct StrandGrower {
     func child(guide: [SIMD3<Float>], guideRoot: SIMD3<Float>, root: SIMD3<Float>, normal n: SIMD3<Float>, shape s: Shape,
                lengthScale: Float, phase: Float, rng: inout SplitMix64) -> [SIMD3<Float>] {
         let shift = root - guideRoot
+        let lift = s.volume > 0 ? s.volume * rng.uniform() : 0
         var out = [root + n * offset]
         var p = out[0]
         let count = guide.count - 1
@@ -248,6 +250,7 @@ struct StrandGrower {
             a = normalize(a)
             let b = cross(tangent, a)
             let ramp = min(1, arc / 0.01)
+            if lift > 0 { c += n * lift * min(1, arc / 0.03) }
             if s.curlRadius > 0 {
                 let phi = phase + 2 * Float.pi * arc / s.curlPeriod
                 c += s.curlRadius * ramp * (cos(phi) * a + sin(phi) * b)
@@ -270,9 +273,9 @@ struct StrandGrower {
         case .buzz: s.lift = 0.25; s.gravity = 0; s.segments = 3
         case .short, .receding: s.lift = 0.12; s.gravity = min(g.gravity, 0.25)
         case .bald: s.lift = 0.3; s.gravity = 0.1
-        case .medium, .long, .none: s.lift = 0.15
+        case .medium, .long, .none: s.lift = 0.15; s.volume = 0.008
         case .ponytail: s.lift = 0.1; s.segments = max(s.segments, 16); s.clump = max(0.6, g.clump)
-        case .curly: s.lift = 0.4; s.gravity = g.gravity * 0.5
+        case .curly: s.lift = 0.4; s.gravity = g.gravity * 0.5; s.volume = 0.01
         case .afro: s.lift = 0.85; s.gravity = 0.03; s.segments = max(s.segments, 10)
         }
         if style == .curly || style == .afro || g.curl > 0 {
