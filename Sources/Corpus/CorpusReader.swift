@@ -1,5 +1,6 @@
 import Foundation
 import HDF5
+import Rendering
 
 /// Reads a corpus file's header and rows (for `corpus info`, `verify`, `merge`, `--resume`, previews).
 public final class CorpusReader {
@@ -43,6 +44,10 @@ public final class CorpusReader {
 
     public func close() { file.close() }
 
+    /// Segmentation classes a strand can carry (brows, hair, beard).
+    static let strandClasses: Set<UInt8> = [SegmentationClass.rightBrow.rawValue, SegmentationClass.leftBrow.rawValue,
+                                            SegmentationClass.hair.rawValue, SegmentationClass.beard.rawValue]
+
     public func dataset(_ name: String) throws -> HDF5Dataset { try file.openDataset(name) }
 
     /// Checks every complete row: datasets present with the right shapes, values finite, unit
@@ -73,7 +78,11 @@ public final class CorpusReader {
                     if s[i] == 1 && f[i] == 0 { report("sample \(k): skin outside the foreground at pixel \(i)"); break }
                     if s[i] == 1 && a[i] == 0 { report("sample \(k): visible skin not in the amodal skin at pixel \(i)"); break }
                     if (f[i] == 1) != (d[i] > 0) { report("sample \(k): depth and foreground disagree at pixel \(i)"); break }
-                    if (f[i] == 1) != (t[i] >= 0) { report("sample \(k): triangle id and foreground disagree at pixel \(i)"); break }
+                    // A face id needs the foreground; a foreground pixel without one must be a strand.
+                    if t[i] >= 0 && f[i] == 0 { report("sample \(k): triangle id outside the foreground at pixel \(i)"); break }
+                    if f[i] == 1 && t[i] < 0 && !CorpusReader.strandClasses.contains(sg[i]) {
+                        report("sample \(k): foreground pixel \(i) has neither a face nor a strand class"); break
+                    }
                     if f[i] == 0 && sg[i] != 0 { report("sample \(k): labelled background pixel \(i)"); break }
                     if sg[i] > 18 && sg[i] != 255 { report("sample \(k): unknown class \(sg[i]) at pixel \(i)"); break }
                     if f[i] == 1 {

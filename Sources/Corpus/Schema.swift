@@ -1,7 +1,7 @@
 import HDF5
 import Rendering
 
-/// The corpus file format (HDF5), version 1. One stacked dataset per channel, shape [N, ...], one
+/// The corpus file format (HDF5), version 2 (version 1 had no strand-layer and amodal-geometry channels). One stacked dataset per channel, shape [N, ...], one
 /// sample per chunk; row k is sample k (its `index`), whatever shard or thread wrote it.
 ///
 /// Image channels ([N, H, W, ...]; background pixels hold 0, `triangle` -1):
@@ -20,6 +20,16 @@ import Rendering
 /// | depth | [H, W] | float32 | metres along the optical axis |
 /// | triangle | [H, W] | int32 | model face index, -1 background |
 /// | barycentric | [H, W, 2] | float16 | weights of the face's corners 1 and 2 (corner 0 = 1 − both) |
+/// | hair_coverage | [H, W] | uint8 | fraction of RGB samples whose first hit is a scalp-hair strand × 255 |
+/// | beard_coverage | [H, W] | uint8 | … a facial-hair strand (beard, moustache, goatee, stubble) × 255 |
+/// | eyebrows_coverage | [H, W] | uint8 | … a strand eyebrow × 255 |
+/// | normals_amodal | [H, W, 3] | float16 | camera-frame normal of the head mesh ignoring strands (0 where the ray misses the head) |
+/// | uv_amodal | [H, W, 2] | float16 | texture coordinates of the head mesh ignoring strands |
+///
+/// Where a strand is in front at the pixel centre, `segmentation` holds its class (hair 13,
+/// beard 14, right/left brow 5/6), `normals_*` and `depth` describe the strand (normal ⟂ the
+/// strand, facing the camera), `triangle` is -1 and `uv`/`barycentric` are 0; `skin_amodal`,
+/// `normals_amodal` and `uv_amodal` come from the same ray through the head mesh alone.
 ///
 /// Per-sample values: `landmarks_2d` [68, 2] float32 (pixels, pixel centres at +0.5),
 /// `landmarks_visible` [68] uint8, `landmarks_3d` [68, 3] float32 (camera frame, metres),
@@ -34,7 +44,7 @@ import Rendering
 /// `joint_names` name the label ids and coefficients.
 public enum CorpusSchema {
     public static let format = "headlab-corpus"
-    public static let version: Int32 = 1
+    public static let version: Int32 = 2
 
     public struct Channel: Sendable {
         public var name: String
@@ -55,6 +65,11 @@ public enum CorpusSchema {
         Channel(name: "depth", type: .float32, components: 1),
         Channel(name: "triangle", type: .int32, components: 1),
         Channel(name: "barycentric", type: .float16, components: 2),
+        Channel(name: "hair_coverage", type: .uint8, components: 1),
+        Channel(name: "beard_coverage", type: .uint8, components: 1),
+        Channel(name: "eyebrows_coverage", type: .uint8, components: 1),
+        Channel(name: "normals_amodal", type: .float16, components: 3),
+        Channel(name: "uv_amodal", type: .float16, components: 2),
     ]
 
     /// Per-sample (non-image) datasets: name, type and per-sample shape given the model sizes.

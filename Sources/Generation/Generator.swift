@@ -12,6 +12,7 @@ public struct SampleSpec: Sendable {
     public var parameters: HeadParameters
     public var camera: Camera
     public var appearance: Appearance
+    public var groom: Groom
     public var lighting: Lighting
     public var background: Background
     public var effects: CameraEffects
@@ -60,6 +61,9 @@ public final class Generator: @unchecked Sendable {
 
         var appRng = subjectRng.derive(2)
         let appearance = sampleAppearance(&appRng)
+        // Hair belongs to the subject (same in every view); its own stream leaves the others untouched.
+        var hairRng = subjectRng.derive(8)
+        let groom = sampleGroom(&hairRng, appearance: appearance)
         // Multi-view: one subject, one lighting, many cameras. In the wild: all per sample.
         var sceneRng = recipe.rig == .multiView ? subjectRng.derive(3) : sampleRng.derive(3)
         let lighting = sampleLighting(&sceneRng)
@@ -84,7 +88,7 @@ public final class Generator: @unchecked Sendable {
             camera = wildCamera(&camRng)
         }
         return SampleSpec(index: k, subject: subject, view: view, parameters: params, camera: camera, appearance: appearance,
-                          lighting: lighting, background: background, effects: effects, renderSeed: renderSeed)
+                          groom: groom, lighting: lighting, background: background, effects: effects, renderSeed: renderSeed)
     }
 
     func wildCamera(_ rng: inout SplitMix64) -> Camera {
@@ -143,6 +147,53 @@ public final class Generator: @unchecked Sendable {
         a.pupilAngle = rng.uniform(0.08, 0.16)
         a.noiseSeed = rng.next()
         return a
+    }
+
+    func sampleGroom(_ rng: inout SplitMix64, appearance: Appearance) -> Groom {
+        var g = Groom()
+        g.seed = rng.next()
+        let style = HairStyle(rawValue: Generator.pick(recipe.hairStyles, &rng)) ?? .none
+        g.style = style
+        let density = rng.uniform(recipe.hairDensity.lo, recipe.hairDensity.hi)
+        let factor: Float
+        switch style {
+        case .none: factor = 0
+        case .buzz: factor = 1.2; g.length = rng.uniform(0.003, 0.008)
+        case .short: factor = 1; g.length = rng.uniform(0.02, 0.06)
+        case .medium: factor = 1; g.length = rng.uniform(0.08, 0.16)
+        case .long: factor = 1; g.length = rng.uniform(0.2, 0.4)
+        case .ponytail: factor = 1; g.length = rng.uniform(0.2, 0.35)
+        case .curly: factor = 0.9; g.length = rng.uniform(0.06, 0.18)
+        case .afro: factor = 1; g.length = rng.uniform(0.04, 0.1)
+        case .receding: factor = 0.7; g.length = rng.uniform(0.01, 0.05)
+        case .bald: factor = rng.bernoulli(0.5) ? 0.4 : 0; g.length = rng.uniform(0.003, 0.012)
+        }
+        g.strands = Int(Float(recipe.hairStrands) * density * factor)
+        g.curl = style == .curly ? rng.uniform(0.3, 0.7) : style == .afro ? rng.uniform(0.7, 1) : 0
+        g.wave = style == .medium || style == .long ? (rng.bernoulli(0.4) ? rng.uniform(0.2, 1) : 0) : 0
+        g.clump = rng.uniform(0.1, 0.6)
+        g.gravity = rng.uniform(0.4, 0.8)
+        g.parting = rng.bernoulli(0.5) ? rng.uniform(-1, 1) : 0
+        g.frizz = rng.uniform(0.02, style == .afro ? 0.6 : 0.25)
+        // Thicker than real fibres (≈ 40 µm): tens of thousands of strands stand in for ~100,000.
+        g.radius = rng.uniform(6e-5, 9e-5)
+        // Colour: eumelanin log-uniform, darker for darker skin; occasional red; greys.
+        var eu = exp(rng.uniform(log(recipe.eumelanin.lo), log(recipe.eumelanin.hi)))
+        if appearance.melanin > 0.4 { eu = max(eu, min(recipe.eumelanin.hi, 3)) }
+        var pheo = rng.uniform(recipe.pheomelanin.lo, recipe.pheomelanin.hi)
+        if rng.bernoulli(recipe.redProbability) { eu = rng.uniform(0.2, 0.8); pheo = rng.uniform(1, 2.5) }
+        g.eumelanin = eu; g.pheomelanin = pheo
+        g.grey = rng.bernoulli(recipe.greyProbability) ? rng.uniform(0.2, 1) : 0
+        if rng.bernoulli(recipe.beardProbability) {
+            g.beard = BeardStyle(rawValue: Generator.pick(recipe.beardStyles, &rng)) ?? .none
+            g.beardStrands = Int(Float(recipe.beardStrands) * rng.uniform(0.6, 1.3) * (g.beard == .moustache ? 0.3 : g.beard == .goatee ? 0.5 : 1))
+            g.beardLength = g.beard == .stubble ? rng.uniform(0.001, 0.002) : rng.uniform(0.005, 0.03)
+        }
+        if rng.bernoulli(recipe.strandBrowProbability) {
+            g.eyebrows = true
+            g.browStrands = Int(Float(recipe.browStrands) * rng.uniform(0.6, 1.3))
+        }
+        return g
     }
 
     static func pick(_ weights: [String: Float], _ rng: inout SplitMix64) -> String {
@@ -221,7 +272,8 @@ public final class Generator: @unchecked Sendable {
     /// Renders sample `spec` into `film` (reused across samples) and returns its landmarks.
     public func render(_ spec: SampleSpec, into film: Film, threads: Int = 0) throws -> LandmarkSet {
         let posed = model.pose(spec.parameters)
-        let scene = try HeadScene(device: device, model: model, labels: labels, posed: posed, global: spec.parameters.global)
+        let scene = try HeadScene(device: device, model: model, labels: labels, posed: posed, global: spec.parameters.global,
+                                  groom: spec.groom.isEmpty ? nil : spec.groom)
         let integrator = Integrator(appearance: spec.appearance, lighting: spec.lighting, background: spec.background,
                                     effects: spec.effects, settings: RenderSettings(samplesPerPixel: recipe.samplesPerPixel, threads: threads))
         integrator.render(scene, camera: spec.camera, seed: spec.renderSeed, into: film)

@@ -1,5 +1,6 @@
 import Foundation
 import Yams
+import Rendering
 
 /// A recipe error names the file, the line and the key path.
 public struct RecipeError: Error, CustomStringConvertible, Equatable {
@@ -65,6 +66,20 @@ public struct Recipe: Equatable, Sendable {
     public var blurProbability: Float = 0.15
     public var compressionProbability: Float = 0.15
 
+    // Hair, beards and brows (strands). Off unless a recipe asks for them.
+    public var hairStyles: [String: Float] = ["none": 1]
+    public var hairStrands = 30000                      // scalp strands at density 1
+    public var hairDensity = UniformRange(0.7, 1.2)     // multiplies hairStrands
+    public var eumelanin = UniformRange(0.15, 8)        // log-uniform
+    public var pheomelanin = UniformRange(0, 1.2)
+    public var redProbability: Float = 0.05
+    public var greyProbability: Float = 0.1
+    public var beardProbability: Float = 0
+    public var beardStyles: [String: Float] = ["stubble": 1, "moustache": 0.5, "goatee": 0.5, "full": 1]
+    public var beardStrands = 12000
+    public var strandBrowProbability: Float = 0
+    public var browStrands = 700                        // per brow
+
     /// gzip level per channel (0 = none). Unlisted channels are stored uncompressed.
     public var gzip: [String: Int] = [:]
 
@@ -94,7 +109,7 @@ public struct Recipe: Equatable, Sendable {
             throw RecipeError(file: file, line: nil, key: "", reason: "not valid YAML: \(e)")
         }
         let reader = RecipeReader(file: file)
-        let top = try reader.mapping(root, path: "", allowed: ["name", "model", "image", "rig", "head", "appearance", "lighting", "background", "camera_effects", "output"])
+        let top = try reader.mapping(root, path: "", allowed: ["name", "model", "image", "rig", "head", "appearance", "hair", "beard", "eyebrows", "lighting", "background", "camera_effects", "output"])
         if let n = top["name"] { r.name = try reader.string(n, "name") }
         if let n = top["model"] { r.model = try reader.string(n, "model") }
         if let n = top["image"] {
@@ -146,6 +161,30 @@ public struct Recipe: Equatable, Sendable {
             if let v = m["oiliness"] { r.oiliness = try reader.range(v, "appearance.oiliness", 0...1) }
             if let v = m["freckle_probability"] { r.freckleProbability = try reader.float(v, "appearance.freckle_probability", 0...1) }
         }
+        if let n = top["hair"] {
+            let m = try reader.mapping(n, path: "hair", allowed: ["styles", "strands", "density", "eumelanin", "pheomelanin",
+                                                                  "red_probability", "grey_probability"])
+            if let v = m["styles"] { r.hairStyles = try reader.weights(v, "hair.styles", allowed: Set(HairStyle.allCases.map(\.rawValue))) }
+            if let v = m["strands"] { r.hairStrands = try reader.int(v, "hair.strands", 0...1_000_000) }
+            if let v = m["density"] { r.hairDensity = try reader.range(v, "hair.density", 0...4) }
+            if let v = m["eumelanin"] { r.eumelanin = try reader.range(v, "hair.eumelanin", 0.01...20) }
+            if let v = m["pheomelanin"] { r.pheomelanin = try reader.range(v, "hair.pheomelanin", 0...10) }
+            if let v = m["red_probability"] { r.redProbability = try reader.float(v, "hair.red_probability", 0...1) }
+            if let v = m["grey_probability"] { r.greyProbability = try reader.float(v, "hair.grey_probability", 0...1) }
+        }
+        if let n = top["beard"] {
+            let m = try reader.mapping(n, path: "beard", allowed: ["probability", "styles", "strands"])
+            if let v = m["probability"] { r.beardProbability = try reader.float(v, "beard.probability", 0...1) }
+            if let v = m["styles"] {
+                r.beardStyles = try reader.weights(v, "beard.styles", allowed: Set(BeardStyle.allCases.filter { $0 != .none }.map(\.rawValue)))
+            }
+            if let v = m["strands"] { r.beardStrands = try reader.int(v, "beard.strands", 0...200_000) }
+        }
+        if let n = top["eyebrows"] {
+            let m = try reader.mapping(n, path: "eyebrows", allowed: ["strand_probability", "strands"])
+            if let v = m["strand_probability"] { r.strandBrowProbability = try reader.float(v, "eyebrows.strand_probability", 0...1) }
+            if let v = m["strands"] { r.browStrands = try reader.int(v, "eyebrows.strands", 0...20_000) }
+        }
         if let n = top["lighting"] {
             let m = try reader.mapping(n, path: "lighting", allowed: ["environments", "lights", "intensity"])
             if let v = m["environments"] { r.environments = try reader.weights(v, "lighting.environments", allowed: ["studio", "outdoor", "indoor"]) }
@@ -176,7 +215,8 @@ public struct Recipe: Equatable, Sendable {
 
     /// Channel names a recipe may name under `output.gzip`.
     public static let channelNames = ["rgb", "coverage", "foreground", "skin_visible", "skin_amodal", "segmentation",
-                                      "normals_camera", "normals_model", "uv", "depth", "triangle", "barycentric"]
+                                      "normals_camera", "normals_model", "uv", "depth", "triangle", "barycentric",
+                                      "hair_coverage", "beard_coverage", "eyebrows_coverage", "normals_amodal", "uv_amodal"]
 }
 
 /// Typed access to YAML nodes with errors that name file, line and key.

@@ -48,23 +48,44 @@ public struct Integrator: Sendable {
             let i = y * film.width + x
             // Labels: the ray through the pixel centre.
             let (o, d) = camera.ray(u: Float(x) + 0.5, v: Float(y) + 0.5)
-            if let hit = scene.intersect(origin: o, direction: d) {
+            let first: HeadScene.Hit? = scene.hasStrands ? scene.trace(origin: o, direction: d) : scene.intersect(origin: o, direction: d).map { .head($0) }
+            var amodal: HeadScene.SurfaceHit? = nil
+            switch first {
+            case .head(let hit)?:
                 let cls = SegmentationClass(rawValue: scene.labels.faceClass[hit.face]) ?? .ignore
                 film.foreground[i] = 1
                 film.segmentation[i] = cls.rawValue
                 film.skinVisible[i] = cls.isSkin ? 1 : 0
-                film.skinAmodal[i] = scene.labels.faceIsSkin[hit.face] ? 1 : 0
                 let nc = w2c * hit.normal, nm = scene.modelRotation * hit.normal
                 for k in 0..<3 { film.normalsCamera[3 * i + k] = nc[k]; film.normalsModel[3 * i + k] = nm[k] }
                 film.uv[2 * i] = hit.uv.x; film.uv[2 * i + 1] = hit.uv.y
                 film.depth[i] = camera.worldToCamera.apply(hit.position).z
                 film.triangle[i] = Int32(hit.face)
                 film.barycentric[2 * i] = hit.barycentric.y; film.barycentric[2 * i + 1] = hit.barycentric.z
+                amodal = hit
+            case .strand(let s)?:
+                // A strand in front: its class, normal and depth; no face (triangle -1, UV 0).
+                film.foreground[i] = 1
+                film.segmentation[i] = s.segmentationClass
+                let nc = w2c * s.normal, nm = scene.modelRotation * s.normal
+                for k in 0..<3 { film.normalsCamera[3 * i + k] = nc[k]; film.normalsModel[3 * i + k] = nm[k] }
+                film.depth[i] = camera.worldToCamera.apply(s.position).z
+                // Amodal: the same ray through the head mesh only (strand layers masked out).
+                amodal = scene.intersect(origin: o, direction: d)
+            case nil:
+                break
+            }
+            if let a = amodal {
+                film.skinAmodal[i] = scene.labels.faceIsSkin[a.face] ? 1 : 0
+                let nc = w2c * a.normal
+                for k in 0..<3 { film.normalsAmodal[3 * i + k] = nc[k] }
+                film.uvAmodal[2 * i] = a.uv.x; film.uvAmodal[2 * i + 1] = a.uv.y
             }
             // RGB: stratified jittered samples.
             var rng = pixelSeed.derive(UInt64(i))
             var sum = SIMD3<Float>.zero
             var hits = 0
+            var layerHits = SIMD3<Int32>.zero   // samples whose first hit is hair, beard, eyebrows
             // Albedo noise varies on a scale of millimetres: one material per pixel and surface
             // kind serves all its samples (irises are recomputed: the pupil edge is sharp).
             var cached: (kind: UInt8, material: Material)? = nil
@@ -87,7 +108,15 @@ public struct Integrator: Sendable {
                 scene.intersect(packet: packet, count: count)
                 for lane in 0..<count {
                     let rd = directions[lane]
-                    if packet.hit(lane) {
+                    if packet.hit(lane) && packet.geometry(lane) != 0 {
+                        let geometry = packet.geometry(lane)
+                        let (bu, _) = packet.uv(lane)
+                        let sh = scene.resolveStrand(geometry: geometry, primitive: packet.primitive(lane), u: bu, distance: packet.distance(lane),
+                                                     origin: origin, direction: rd)
+                        sum += pointwiseMin(shadeStrand(sh, direction: rd, scene: scene, rng: &rng), SIMD3(repeating: 3))
+                        hits += 1
+                        layerHits[Int(geometry) - 1] += 1
+                    } else if packet.hit(lane) {
                         let (bu, bv) = packet.uv(lane)
                         let hit = scene.resolve(primitive: packet.primitive(lane), u: bu, v: bv, distance: packet.distance(lane),
                                                 geometricNormal: packet.geometricNormal(lane), origin: origin, direction: rd)
@@ -115,6 +144,11 @@ public struct Integrator: Sendable {
             let c = sum / Float(spp)
             film.radiance[3 * i] = c.x; film.radiance[3 * i + 1] = c.y; film.radiance[3 * i + 2] = c.z
             film.coverage[i] = UInt8((Float(hits) / Float(spp) * 255).rounded())
+            if layerHits != .zero {
+                film.hairCoverage[i] = UInt8((Float(layerHits[0]) / Float(spp) * 255).rounded())
+                film.beardCoverage[i] = UInt8((Float(layerHits[1]) / Float(spp) * 255).rounded())
+                film.eyebrowsCoverage[i] = UInt8((Float(layerHits[2]) / Float(spp) * 255).rounded())
+            }
         }
     }
 
@@ -143,7 +177,10 @@ public struct Integrator: Sendable {
             }
             if kind == .lip { extraH += 0.05 + 0.08 * a.redness; extraM -= 0.03 }
             var albedo = a.skinAlbedo(extraMelanin: extraM, extraHemoglobin: extraH)
-            if kind == .brow { albedo = albedo * 0.35 + a.browColor * 0.65 }
+            if kind == .brow {
+                let k: Float = scene.labels.strandBrows ? 0.3 : 0.65
+                albedo = albedo * (1 - k) + a.browColor * k
+            }
             return Material(albedo: albedo, specular: kind == .lip ? 0.5 + 0.5 * a.oiliness : a.oiliness,
                             alpha: kind == .lip ? 0.25 : a.roughness, wrap: SIMD3(0.35, 0.18, 0.12))
         case .sclera:
@@ -183,8 +220,9 @@ public struct Integrator: Sendable {
         let u1 = rng.uniform(), u2 = rng.uniform()
         let r = u1.squareRoot(), phi = 2 * Float.pi * u2
         let envDir = normalize(t * (r * cos(phi)) + b * (r * sin(phi)) + n * (1 - u1).squareRoot())
-        if dot(envDir, hit.geometricNormal) > 0 && !scene.occluded(origin: origin, direction: envDir, near: 0, far: .infinity) {
-            out += m.albedo * lighting.environment.radiance(envDir)
+        if dot(envDir, hit.geometricNormal) > 0 {
+            let tr = scene.transmittance(origin: origin, direction: envDir, near: 0, far: .infinity)
+            if tr > 0 { out += tr * (m.albedo * lighting.environment.radiance(envDir)) }
         }
         // Environment reflection for glossy surfaces (cornea, oily skin), unshadowed.
         if m.specular > 0 {
@@ -207,14 +245,63 @@ public struct Integrator: Sendable {
             let l = toLight / dist
             let ndl = dot(n, l)
             if ndl <= -0.4 { continue }
-            if scene.occluded(origin: origin, direction: l, near: 0, far: dist) { continue }
-            let e = light.color / max(dist * dist, 1e-4)
+            let tr = scene.transmittance(origin: origin, direction: l, near: 0, far: dist)
+            if tr == 0 { continue }
+            let e = tr * light.color / max(dist * dist, 1e-4)
             let wrapped = SIMD3<Float>(max(0, (ndl + m.wrap.x) / (1 + m.wrap.x)), max(0, (ndl + m.wrap.y) / (1 + m.wrap.y)),
                                        max(0, (ndl + m.wrap.z) / (1 + m.wrap.z)))
             out += m.albedo / Float.pi * wrapped * e
             if ndl > 0 && m.specular > 0 {
                 out += m.specular * ggx(n: n, v: v, l: l, alpha: m.alpha) * ndl * e
             }
+        }
+        return out
+    }
+
+    /// Kajiya–Kay fibre response for light from `l` seen from `v`: a diffuse lobe ∝ sin(T, L) and
+    /// two specular cones about tangents shifted toward the root (white, sharp) and the tip
+    /// (coloured, broad), standing in for Marschner's R and TRT lobes.
+    @inline(__always) func kajiyaKay(tangent t: SIMD3<Float>, normal n: SIMD3<Float>, v: SIMD3<Float>, l: SIMD3<Float>, albedo: SIMD3<Float>) -> SIMD3<Float> {
+        let tl = dot(t, l)
+        let sinTL = max(0, 1 - tl * tl).squareRoot()
+        let h = normalize(v + l)
+        let t1 = normalize(t - 0.08 * n), t2 = normalize(t + 0.12 * n)
+        let d1 = dot(t1, h), d2 = dot(t2, h)
+        let s1 = pow(max(0, 1 - d1 * d1).squareRoot(), 90), s2 = pow(max(0, 1 - d2 * d2).squareRoot(), 22)
+        return albedo / Float.pi * sinTL + SIMD3(repeating: 0.045 * s1 * 92 / (2 * Float.pi)) * sinTL
+            + albedo * (0.07 * s2 * 24 / (2 * Float.pi)) * sinTL
+    }
+
+    /// Outgoing radiance from a strand: one uniform environment direction and every light, each
+    /// with a shadow ray that other strands attenuate (`HeadScene.transmittance`).
+    func shadeStrand(_ h: HeadScene.StrandHit, direction: SIMD3<Float>, scene: HeadScene, rng: inout SplitMix64) -> SIMD3<Float> {
+        let albedo = appearance.albedoOverride ?? h.color
+        let v = -direction, origin = h.position + h.normal * 5e-5
+        var out = SIMD3<Float>.zero
+        let z = 2 * rng.uniform() - 1, a = 2 * Float.pi * rng.uniform(), s = max(0, 1 - z * z).squareRoot()
+        let w = SIMD3(s * cos(a), s * sin(a), z)
+        let tl = dot(h.tangent, w)
+        let tr = scene.transmittance(origin: origin, direction: w, near: 1e-4, far: .infinity)
+        if tr > 0 {
+            // Uniform-sphere estimator of the diffuse lobe: radiance × (albedo sin / π) × 4π / π.
+            out += tr * 4 * lighting.environment.radiance(w) * albedo / Float.pi * max(0, 1 - tl * tl).squareRoot()
+        }
+        // Environment specular: the mirror direction about the fibre (the centre of Kajiya–Kay's
+        // cone), unshadowed and clamped like skin's rough reflection, white R and coloured TRT.
+        let mirror = v - 2 * dot(v, h.tangent) * h.tangent
+        let envSpec = pointwiseMin(lighting.environment.radiance(normalize(mirror)), SIMD3(repeating: 1.5))
+        out += envSpec * (SIMD3(repeating: 0.05) + 0.12 * albedo)
+        for light in lighting.lights {
+            var p = light.position
+            if light.radius > 0 {
+                let z = 2 * rng.uniform() - 1, a = 2 * Float.pi * rng.uniform(), s = (1 - z * z).squareRoot()
+                p += light.radius * SIMD3(s * cos(a), s * sin(a), z)
+            }
+            let toLight = p - h.position
+            let dist = length(toLight), l = toLight / dist
+            let tr = scene.transmittance(origin: origin, direction: l, near: 1e-4, far: dist)
+            if tr == 0 { continue }
+            out += tr * light.color / max(dist * dist, 1e-4) * kajiyaKay(tangent: h.tangent, normal: h.normal, v: v, l: l, albedo: albedo)
         }
         return out
     }

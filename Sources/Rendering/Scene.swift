@@ -1,4 +1,5 @@
 import _CEmbree
+import Dispatch
 import Geometry
 import HeadModels
 
@@ -10,9 +11,21 @@ public struct HeadLabelTable: Sendable {
     public var faceKind: [UInt8]         // [F] SurfaceKind
     public var faceIsSkin: [Bool]        // [F] skin geometry (also under painted brows: amodal)
     public var rendered: [Int32]         // [F'] faces given to Embree (eye-blend helpers are not)
+    /// Strand brows grow over the brow faces: labelled skin, shaded with only a faint tint.
+    public var strandBrows = false
 
     /// Derives labels from the model's regions; splits lips into upper/lower at the mouth line and
     /// paints brows onto the skin along the iBUG brow landmarks (17–21 right, 22–26 left).
+    /// The same table with the painted brows turned back into skin (strand brows replace them).
+    public func withoutPaintedBrows() -> HeadLabelTable {
+        var t = self
+        t.strandBrows = true
+        for f in 0..<t.faceKind.count where t.faceKind[f] == SurfaceKind.brow.rawValue {
+            t.faceClass[f] = SegmentationClass.skin.rawValue
+        }
+        return t
+    }
+
     public init(model m: HeadModel) {
         let f = m.triangleCount
         let lm = m.landmarkPositions(vertices: m.template)
@@ -83,11 +96,29 @@ public final class HeadScene: @unchecked Sendable {
     public let modelRotation: Mat3       // world → model frame rotation (inverse of the global rotation)
     public let eyeCentres: [SIMD3<Float>]  // [2] world: left, right
     public let eyeAxes: [SIMD3<Float>]     // [2] world unit gaze directions
+    /// Strand layers (hair, beard, eyebrows), indexed by `StrandLayer.rawValue - 1`; empty sets
+    /// when the groom has none. Geometry id of layer L is L.rawValue, its mask bit `L.mask`.
+    public private(set) var strands: [StrandSet] = StrandLayer.allCases.map { StrandSet(layer: $0) }
+    public private(set) var hasStrands = false
+    /// Mean albedo of the strands: how much light a strand lets through in shadow rays.
+    public private(set) var strandTransmittance: Float = 0.3
+    /// Seconds spent growing strands and rebuilding the BVH with them (benchmarks).
+    public private(set) var growSeconds = 0.0, strandBVHSeconds = 0.0
+    let renderedFace: [Bool]
     let device: EmbreeDevice
     let scene: RTCScene
+    /// Embree geometry mask of the head mesh; strand layers use `StrandLayer.mask`.
+    public static let headMask: UInt32 = 1
 
-    public init(device: EmbreeDevice, model: HeadModel, labels: HeadLabelTable, posed: PosedHead, global: RigidTransform) throws {
-        self.model = model; self.labels = labels; self.device = device
+    /// `groom` adds strand layers (geometry ids 1…3) grown on this posed head; strand eyebrows
+    /// replace the painted ones in the labels.
+    public init(device: EmbreeDevice, model: HeadModel, labels: HeadLabelTable, posed: PosedHead, global: RigidTransform,
+                groom: Groom? = nil) throws {
+        self.model = model; self.device = device
+        self.labels = groom.map { $0.eyebrows && $0.browStrands > 0 } == true ? labels.withoutPaintedBrows() : labels
+        var rf = [Bool](repeating: false, count: model.triangleCount)
+        for f in labels.rendered { rf[Int(f)] = true }
+        renderedFace = rf
         vertices = posed.vertices; normals = posed.normals
         modelRotation = global.rotation.transposed
         var centres: [SIMD3<Float>] = [], axes: [SIMD3<Float>] = []
@@ -115,15 +146,136 @@ public final class HeadScene: @unchecked Sendable {
         for (k, f) in labels.rendered.enumerated() {
             for c in 0..<3 { ib[3 * k + c] = UInt32(model.triangles[3 * Int(f) + c]) }
         }
+        rtcSetGeometryMask(geometry, HeadScene.headMask)
         rtcCommitGeometry(geometry)
         rtcAttachGeometryByID(scene, geometry, 0)
         rtcReleaseGeometry(geometry)
         rtcCommitScene(scene)
+        if let g = groom, !g.isEmpty { try addStrands(g) }
     }
 
     deinit { rtcReleaseScene(scene) }
 
-    /// A surface hit, resolved to the model's face and interpolated attributes.
+    public func isRendered(_ face: Int) -> Bool { renderedFace[face] }
+
+    /// Grows the groom against the committed head, then adds one flat-linear-curve geometry per
+    /// non-empty layer and recommits.
+    func addStrands(_ groom: Groom) throws {
+        let t0 = DispatchTime.now().uptimeNanoseconds
+        let grower = StrandGrower(scene: self, groom: groom)
+        let sets = [grower.scalpHair(), grower.facialHair(), grower.eyebrows()]
+        let t1 = DispatchTime.now().uptimeNanoseconds
+        growSeconds = Double(t1 - t0) / 1e9
+        var albedoSum = SIMD3<Float>.zero, albedoCount = 0
+        for set in sets where set.strandCount > 0 {
+            let geometry = rtcNewGeometry(device.handle, RTC_GEOMETRY_TYPE_FLAT_LINEAR_CURVE)
+            let np = set.points.count, ns = set.segments.count
+            guard let vb = rtcSetNewGeometryBuffer(geometry, RTC_BUFFER_TYPE_VERTEX, 0, RTC_FORMAT_FLOAT4, 16, np + 1),
+                  let ib = rtcSetNewGeometryBuffer(geometry, RTC_BUFFER_TYPE_INDEX, 0, RTC_FORMAT_UINT, 4, ns) else {
+                throw RenderError(reason: "Embree: cannot allocate curve buffers")
+            }
+            set.points.withUnsafeBytes { vb.copyMemory(from: $0.baseAddress!, byteCount: $0.count) }
+            set.segments.withUnsafeBytes { ib.copyMemory(from: $0.baseAddress!, byteCount: $0.count) }
+            rtcSetGeometryMask(geometry, set.layer.mask)
+            rtcCommitGeometry(geometry)
+            rtcAttachGeometryByID(scene, geometry, UInt32(set.layer.rawValue))
+            rtcReleaseGeometry(geometry)
+            strands[set.layer.rawValue - 1] = set
+            hasStrands = true
+            if set.layer == .hair { for c in set.strandColor { albedoSum += c; albedoCount += 1 } }
+        }
+        if albedoCount > 0 { strandTransmittance = 0.15 + 0.5 * (albedoSum / Float(albedoCount)).sum() / 3 }
+        // Hundreds of thousands of curve segments: a medium-quality BVH builds several times faster.
+        if hasStrands { rtcSetSceneBuildQuality(scene, RTC_BUILD_QUALITY_MEDIUM); rtcCommitScene(scene) }
+        strandBVHSeconds = Double(DispatchTime.now().uptimeNanoseconds - t1) / 1e9
+    }
+
+    /// Every layer's mask bit.
+    public static let allMask: UInt32 = UInt32.max
+
+    /// Nearest head-mesh hit (strands ignored): distance and geometric normal, unnormalised.
+    @inline(__always)
+    func headHit(origin: SIMD3<Float>, direction: SIMD3<Float>, far: Float) -> (distance: Float, normal: SIMD3<Float>)? {
+        var context = RTCIntersectContext()
+        rtcInitIntersectContext(&context)
+        var rh = RTCRayHit()
+        rh.ray.org_x = origin.x; rh.ray.org_y = origin.y; rh.ray.org_z = origin.z
+        rh.ray.dir_x = direction.x; rh.ray.dir_y = direction.y; rh.ray.dir_z = direction.z
+        rh.ray.tnear = 0; rh.ray.tfar = far; rh.ray.mask = HeadScene.headMask
+        rh.hit.geomID = invalidGeometryID
+        rtcIntersect1(scene, &context, &rh)
+        guard rh.hit.geomID != invalidGeometryID else { return nil }
+        return (rh.ray.tfar, SIMD3(rh.hit.Ng_x, rh.hit.Ng_y, rh.hit.Ng_z))
+    }
+
+    /// A strand hit: layer, strand, shading frame.
+    public struct StrandHit {
+        public var layer: StrandLayer
+        public var strand: Int
+        public var distance: Float
+        public var position: SIMD3<Float>
+        public var tangent: SIMD3<Float>      // unit, root → tip
+        public var normal: SIMD3<Float>       // unit, perpendicular to the tangent, facing the ray
+        public var v: Float                   // 0 root … 1 tip
+        public var segmentationClass: UInt8
+        public var color: SIMD3<Float>
+    }
+
+    public enum Hit {
+        case head(SurfaceHit)
+        case strand(StrandHit)
+        public var distance: Float {
+            switch self { case .head(let h): return h.distance; case .strand(let s): return s.distance }
+        }
+    }
+
+    @inline(__always)
+    func resolveStrand(geometry: UInt32, primitive: UInt32, u: Float, distance: Float, origin: SIMD3<Float>, direction: SIMD3<Float>) -> StrandHit {
+        let layer = StrandLayer(rawValue: Int(geometry))!
+        let set = strands[layer.rawValue - 1]
+        let seg = Int(primitive), first = Int(set.segments[seg])
+        let a = set.points[first], b = set.points[first + 1]
+        var t = SIMD3(b.x - a.x, b.y - a.y, b.z - a.z)
+        t = length(t) > 1e-9 ? normalize(t) : -direction
+        var n = -direction - t * dot(-direction, t)
+        n = length(n) > 1e-6 ? normalize(n) : -direction
+        let strand = Int(set.segmentStrand[seg])
+        let next = seg + 1 < set.segmentStrand.count && set.segmentStrand[seg + 1] == set.segmentStrand[seg] ? set.segmentV[seg + 1] : 1
+        let v = set.segmentV[seg] + u * (next - set.segmentV[seg])
+        return StrandHit(layer: layer, strand: strand, distance: distance, position: origin + distance * direction, tangent: t, normal: n,
+                         v: v, segmentationClass: set.strandClass[strand], color: set.strandColor[strand])
+    }
+
+    /// Nearest hit of anything in `mask` (head and/or strand layers).
+    @inline(__always)
+    func trace(origin: SIMD3<Float>, direction: SIMD3<Float>, mask: UInt32 = HeadScene.allMask) -> Hit? {
+        var context = RTCIntersectContext()
+        rtcInitIntersectContext(&context)
+        var rh = RTCRayHit()
+        rh.ray.org_x = origin.x; rh.ray.org_y = origin.y; rh.ray.org_z = origin.z
+        rh.ray.dir_x = direction.x; rh.ray.dir_y = direction.y; rh.ray.dir_z = direction.z
+        rh.ray.tnear = 0; rh.ray.tfar = .infinity; rh.ray.mask = mask
+        rh.hit.geomID = invalidGeometryID
+        rtcIntersect1(scene, &context, &rh)
+        guard rh.hit.geomID != invalidGeometryID else { return nil }
+        if rh.hit.geomID == 0 {
+            return .head(resolve(primitive: rh.hit.primID, u: rh.hit.u, v: rh.hit.v, distance: rh.ray.tfar,
+                                 geometricNormal: SIMD3(rh.hit.Ng_x, rh.hit.Ng_y, rh.hit.Ng_z), origin: origin, direction: direction))
+        }
+        return .strand(resolveStrand(geometry: rh.hit.geomID, primitive: rh.hit.primID, u: rh.hit.u, distance: rh.ray.tfar,
+                                     origin: origin, direction: direction))
+    }
+
+    /// Light reaching along a shadow ray: 0 behind the head, `strandTransmittance` through
+    /// strands (an approximation of multiple scattering in the hair volume), 1 otherwise.
+    @inline(__always)
+    func transmittance(origin: SIMD3<Float>, direction: SIMD3<Float>, near: Float, far: Float) -> Float {
+        if !occluded(origin: origin, direction: direction, near: near, far: far) { return 1 }
+        if !hasStrands { return 0 }
+        return occluded(origin: origin, direction: direction, near: near, far: far, mask: HeadScene.headMask) ? 0 : strandTransmittance
+    }
+
+    /// A head-mesh surface hit, resolved to the model's face and interpolated attributes.
     public struct SurfaceHit {
         public var distance: Float
         public var face: Int                   // model face index
@@ -141,7 +293,7 @@ public final class HeadScene: @unchecked Sendable {
         var rh = RTCRayHit()
         rh.ray.org_x = origin.x; rh.ray.org_y = origin.y; rh.ray.org_z = origin.z
         rh.ray.dir_x = direction.x; rh.ray.dir_y = direction.y; rh.ray.dir_z = direction.z
-        rh.ray.tnear = near; rh.ray.tfar = far; rh.ray.mask = UInt32.max
+        rh.ray.tnear = near; rh.ray.tfar = far; rh.ray.mask = HeadScene.headMask  // the head mesh only
         rh.hit.geomID = invalidGeometryID
         rtcIntersect1(scene, &context, &rh)
         guard rh.hit.geomID != invalidGeometryID else { return nil }
@@ -181,13 +333,13 @@ public final class HeadScene: @unchecked Sendable {
 
     /// True when anything blocks the segment origin + t·direction, t in (near, far).
     @inline(__always)
-    func occluded(origin: SIMD3<Float>, direction: SIMD3<Float>, near: Float, far: Float) -> Bool {
+    func occluded(origin: SIMD3<Float>, direction: SIMD3<Float>, near: Float, far: Float, mask: UInt32 = UInt32.max) -> Bool {
         var context = RTCIntersectContext()
         rtcInitIntersectContext(&context)
         var ray = RTCRay()
         ray.org_x = origin.x; ray.org_y = origin.y; ray.org_z = origin.z
         ray.dir_x = direction.x; ray.dir_y = direction.y; ray.dir_z = direction.z
-        ray.tnear = near; ray.tfar = far; ray.mask = UInt32.max
+        ray.tnear = near; ray.tfar = far; ray.mask = mask
         rtcOccluded1(scene, &context, &ray)
         return ray.tfar < 0
     }
@@ -228,4 +380,5 @@ final class RayPacket {
     @inline(__always) func geometricNormal(_ lane: Int) -> SIMD3<Float> { SIMD3(f[192 + lane], f[208 + lane], f[224 + lane]) }
     @inline(__always) func uv(_ lane: Int) -> (Float, Float) { (f[240 + lane], f[256 + lane]) }
     @inline(__always) func primitive(_ lane: Int) -> UInt32 { u[272 + lane] }
+    @inline(__always) func geometry(_ lane: Int) -> UInt32 { u[288 + lane] }
 }

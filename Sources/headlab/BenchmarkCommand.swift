@@ -17,6 +17,7 @@ struct Benchmark: ParsableCommand {
         @Option(help: "Samples per pixel.") var spp: Int = 16
         @Option(help: "Images per size.") var images: Int = 6
         @Option(help: "Threads (0 = one per core).") var threads: Int = 0
+        @Option(help: "Scalp strands of the hair-heavy scene.") var hairStrands: Int = 60000
 
         func run() throws {
             try runReportingErrors {
@@ -49,6 +50,7 @@ struct Benchmark: ParsableCommand {
                     let pipeline = rays / seconds
                     print(String(format: "%4d²  %5.2f images/s  pipeline %5.1f Mrays/s | bare Embree primary: %5.1f Mrays/s single, %5.1f Mrays/s 16-wide (pipeline/packets %.2f) | scene build (pose+BVH) %.1f ms",
                                  size, Double(images) / seconds, pipeline / 1e6, single.raysPerSecond / 1e6, packet.raysPerSecond / 1e6, pipeline / packet.raysPerSecond, build * 1000))
+                    try hairLine(m, size: size)
                 }
                 // Corpus writing share and memory: a small corpus at the first size.
                 let dir = FileManager.default.temporaryDirectory.appendingPathComponent("headlab-bench-\(getpid())")
@@ -66,6 +68,36 @@ struct Benchmark: ParsableCommand {
                 }
             }
         }
+    }
+}
+
+extension Benchmark.Render {
+    /// The same measurement on a hair-heavy scene: `hairStrands` scalp strands (medium length),
+    /// a full beard and strand brows on every subject.
+    func hairLine(_ m: HeadModel, size: Int) throws {
+        var recipe = try Recipe.parse("image: {width: \(size), height: \(size), samples_per_pixel: \(spp)}\n", file: "benchmark")
+        recipe.cropProbability = 0
+        recipe.hairStyles = ["medium": 1]; recipe.hairStrands = hairStrands; recipe.hairDensity = UniformRange(1, 1)
+        recipe.beardProbability = 1; recipe.beardStyles = ["full": 1]; recipe.strandBrowProbability = 1
+        let g = try Generator(recipe: recipe, model: m, seed: 1)
+        let film = Film(width: size, height: size)
+        _ = try g.render(g.spec(0), into: film, threads: threads)
+        var seconds = 0.0
+        for k in 0..<images {
+            let spec = g.spec(k)
+            let t0 = Date()
+            _ = try g.render(spec, into: film, threads: threads)
+            seconds += Date().timeIntervalSince(t0)
+        }
+        let spec = g.spec(0)
+        let t0 = Date()
+        let scene = try HeadScene(device: EmbreeDevice(), model: m, labels: g.labels, posed: m.pose(spec.parameters), global: spec.parameters.global,
+                                  groom: spec.groom)
+        let build = Date().timeIntervalSince(t0)
+        let strands = scene.strands.map(\.strandCount).reduce(0, +), segments = scene.strands.map(\.segments.count).reduce(0, +)
+        print(String(format: "%4d²  %5.2f images/s with hair: %d strands (%d scalp), %d segments | scene build %.1f ms (growing %.1f ms, BVH with strands %.1f ms)",
+                     size, Double(images) / seconds, strands, scene.strands[0].strandCount, segments, build * 1000,
+                     scene.growSeconds * 1000, scene.strandBVHSeconds * 1000))
     }
 }
 

@@ -103,6 +103,33 @@ final class CorpusGenerationTests: XCTestCase {
         XCTAssertThrowsError(try wrong.run()) { e in XCTAssertTrue("\(e)".contains("cannot resume"), "\(e)") }
     }
 
+    func testHairCorpusVerifiesAndIsDeterministic() throws {
+        // The sphere with a scalp cap: hair on every subject; labels stay consistent.
+        var m = Self.model
+        for f in 0..<m.triangleCount {
+            var c = SIMD3<Float>.zero
+            for k in 0..<3 { c += m.template.vec3(Int(m.triangles[3 * f + k])) / 3 }
+            if c.y > 0.05 { m.faceRegions[f] = Region.scalp.rawValue }
+        }
+        let text = Self.recipeText + "\nhair: {styles: {medium: 1, afro: 1}, strands: 3000}\n"
+        let dir = TestPaths.temporaryDirectory(self)
+        var paths: [String] = []
+        for threads in [1, 2] {
+            let p = dir.appendingPathComponent("hair\(threads).h5").path
+            var j = CorpusJob(recipe: try Recipe.parse(text, file: "hair.yaml"), model: m, count: 3, output: p, seed: 5)
+            j.headlabVersion = "test"; j.threads = threads
+            try j.run()
+            paths.append(p)
+        }
+        XCTAssertEqual(try Data(contentsOf: URL(fileURLWithPath: paths[0])), try Data(contentsOf: URL(fileURLWithPath: paths[1])))
+        let r = try CorpusReader(path: paths[0])
+        defer { r.close() }
+        XCTAssertEqual(r.verify(), [])
+        var hair = 0
+        for row in 0..<3 { hair += try r.dataset("segmentation").readRowBytes(row).filter { $0 == SegmentationClass.hair.rawValue }.count }
+        XCTAssertGreaterThan(hair, 0)
+    }
+
     func testUnwritableOutputIsAClearError() throws {
         XCTAssertThrowsError(try job("/proc/headlab-cannot-write/c.h5").run()) { e in
             XCTAssertTrue("\(e)".contains("/proc/headlab-cannot-write/c.h5"), "\(e)")
@@ -119,13 +146,15 @@ final class CorpusGenerationTests: XCTestCase {
         sys.path.insert(0, sys.argv[2])
         from headlab_dataset import HeadLabCorpus
         f = h5py.File(sys.argv[1], 'r')
-        assert f.attrs['format'] == 'headlab-corpus' and f.attrs['schema_version'] == 1
+        assert f.attrs['format'] == 'headlab-corpus' and f.attrs['schema_version'] == 2
         assert 'image: {width: 40' in f.attrs['recipe']
         n, h, w = 3, 32, 40
         expect = {'rgb': ((n, h, w, 3), 'uint8'), 'segmentation': ((n, h, w), 'uint8'), 'normals_camera': ((n, h, w, 3), 'float16'),
                   'normals_model': ((n, h, w, 3), 'float16'), 'uv': ((n, h, w, 2), 'float16'), 'depth': ((n, h, w), 'float32'),
                   'triangle': ((n, h, w), 'int32'), 'landmarks_2d': ((n, 68, 2), 'float32'), 'intrinsics': ((n, 3, 3), 'float32'),
-                  'extrinsics': ((n, 3, 4), 'float32'), 'identity': ((n, 1), 'float32'), 'joint_rotations': ((n, 5, 3), 'float32')}
+                  'extrinsics': ((n, 3, 4), 'float32'), 'identity': ((n, 1), 'float32'), 'joint_rotations': ((n, 5, 3), 'float32'),
+                  'hair_coverage': ((n, h, w), 'uint8'), 'beard_coverage': ((n, h, w), 'uint8'), 'eyebrows_coverage': ((n, h, w), 'uint8'),
+                  'normals_amodal': ((n, h, w, 3), 'float16'), 'uv_amodal': ((n, h, w, 2), 'float16')}
         for k, (shape, dtype) in expect.items():
             assert f[k].shape == shape and f[k].dtype == dtype, (k, f[k].shape, f[k].dtype)
         assert list(f['class_names'].asstr()[:])[:3] == ['background', 'skin', 'nose']
@@ -138,6 +167,8 @@ final class CorpusGenerationTests: XCTestCase {
         assert (f['depth'][:][fg] > 0).all() and (f['depth'][:][~fg] == 0).all()
         assert set(np.unique(f['segmentation'][:])) <= {0, 12}
         assert ((f['skin_visible'][:] == 1) <= fg).all()
+        assert ((f['skin_visible'][:] == 1) <= (f['skin_amodal'][:] == 1)).all()
+        assert (f['hair_coverage'][:] == 0).all()     # this recipe has no hair
         # The camera projects landmarks where the file says: K [R|t] x = landmarks_2d.
         K, E, X = f['intrinsics'][0], f['extrinsics'][0], f['landmarks_3d'][0]
         uv = (K @ X.T).T; uv = uv[:, :2] / uv[:, 2:]

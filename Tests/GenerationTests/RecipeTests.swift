@@ -12,6 +12,11 @@ final class RecipeTests: XCTestCase {
         XCTAssertEqual(mv.rig, .multiView)
         XCTAssertEqual(mv.cameras, 13)
         XCTAssertEqual(mv.rigFocalMM, 85)
+        let wild = try Recipe.load(path: TestPaths.root.appendingPathComponent("Recipes/in_the_wild.yaml").path)
+        XCTAssertGreaterThan(wild.hairStyles["short"] ?? 0, 0)
+        XCTAssertGreaterThan(wild.beardProbability, 0)
+        XCTAssertEqual(wild.strandBrowProbability, 1)
+        XCTAssertEqual(Recipe().hairStyles, ["none": 1], "hair is off unless a recipe asks for it")
     }
 
     func testValuesAndDefaults() throws {
@@ -39,6 +44,9 @@ final class RecipeTests: XCTestCase {
         check("output: {gzip: {rgbx: 1}}\n", ["output.gzip.rgbx", "unknown key"])
         check("image: [1, 2\n", ["bad.yaml", "not valid YAML"])
         check("- a\n- b\n", ["expected a mapping"])
+        check("hair:\n  styles: {mohawk: 1}\n", ["bad.yaml:2", "hair.styles.mohawk", "unknown key"], line: 2)
+        check("beard: {probability: 2}\n", ["beard.probability", "outside"])
+        check("eyebrows:\n  strand_probability: 0.5\n  count: 3\n", ["bad.yaml:3", "eyebrows.count", "unknown key"], line: 3)
         XCTAssertThrowsError(try Recipe.load(path: "/nonexistent/r.yaml")) { e in XCTAssertTrue("\(e)".contains("/nonexistent/r.yaml")) }
     }
 }
