@@ -35,6 +35,7 @@ let package = Package(
         .target(name: "Generation", dependencies: ["Corpus", "Rendering", "HeadModels", "Geometry",
                                                    .product(name: "Yams", package: "Yams")], swiftSettings: nativeSwift),
         .target(name: "NNCore", dependencies: ["_COpenBLAS"], swiftSettings: nativeSwift),
+        .target(name: "Backbones", dependencies: ["NNCore", "Pickle"], swiftSettings: nativeSwift),
         .executableTarget(name: "headlab", dependencies: [
             "HeadModels", "Geometry", "HDF5", "Rendering", "Corpus", "Generation",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
@@ -51,6 +52,7 @@ let package = Package(
         .testTarget(name: "CorpusTests", dependencies: ["Corpus", "TestSupport"]),
         .testTarget(name: "GenerationTests", dependencies: ["Generation", "TestSupport"]),
         .testTarget(name: "NNCoreTests", dependencies: ["NNCore", "TestSupport"]),
+        .testTarget(name: "BackbonesTests", dependencies: ["Backbones", "TestSupport"]),
     ],
     // One decision for the whole package: Swift 5 language mode. The C-facing stages hand raw
     // pointers and C handles across worker threads, which Swift 6 mode rejects.
