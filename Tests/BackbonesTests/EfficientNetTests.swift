@@ -51,4 +51,19 @@ final class EfficientNetTests: XCTestCase {
             XCTAssertTrue("\($0)".contains("_blocks.7._bn1.running_var"), "\($0)")
         }
     }
+
+    /// Real photos (scikit-image's chelsea and coffee): ImageNet top-1 must be Egyptian cat (285) and espresso (967).
+    func testTop1OnPhotos() throws {
+        let model = try EfficientNetLite0(path: try weightsPath())
+        let ref = try SafeTensors(contentsOf: TestPaths.fixture("efficientnet_photos.safetensors"))
+        let logits = model.logits(try model.features(try ref.tensor("x")))
+        let want: Tensor<Float> = try ref.tensor("logits")
+        let e = relError(logits, want)
+        print("EfficientNet-Lite0 photo logits parity: \(e)")
+        XCTAssertLessThanOrEqual(e, 1e-3)
+        for (b, cls) in [285, 967].enumerated() {
+            let row = Array(logits.data[(b * 1000)..<((b + 1) * 1000)])
+            XCTAssertEqual(row.indices.max(by: { row[$0] < row[$1] }), cls, "photo \(b)")
+        }
+    }
 }
