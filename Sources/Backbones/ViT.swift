@@ -36,19 +36,17 @@ extension SafeTensors: TensorSource {
     }
 }
 
-/// Copies the tensor named `p.name` (with `prefix` prepended) from `source` into `p`, checking presence, shape and finiteness.
+/// Copies the tensor named `key` (default `p.name`) from `source` into `p`, checking presence, shape and finiteness.
+/// Shapes that differ only by leading singleton dimensions with the same element count (e.g. [1, 1, C] vs [C]) are accepted.
 func loadParameter(_ p: Parameter<Float>, from source: TensorSource, key: String? = nil) throws {
     let name = key ?? p.name
     guard var t = try source.floatTensor(name) else { throw BackboneError.missingTensor(name: name, file: source.sourceName) }
-    var expected = p.value.shape
-    // A [C] vector stored as [1, 1, C] (pos/cls tokens) or the reverse is a shape mismatch, except equal element order
-    // with leading singleton dims, which we accept.
+    let expected = p.value.shape
     if t.shape != expected {
         let strip = { (s: [Int]) in Array(s.drop(while: { $0 == 1 })) }
         guard strip(t.shape) == strip(expected), t.count == p.value.count else {
             throw BackboneError.shapeMismatch(name: name, file: source.sourceName, expected: expected, found: t.shape)
         }
-        expected = p.value.shape
         t = t.reshaped(expected)
     }
     if let bad = t.data.firstIndex(where: { !$0.isFinite }) {
