@@ -20,6 +20,7 @@ Each case stores `<case>.tokens` [B, N, 384] and `<case>.cls` [B, 384]. Metadata
 import json
 import math
 import os
+import sys
 import struct
 
 import numpy as np
@@ -27,6 +28,8 @@ import torch
 import torch.nn.functional as F
 
 HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, HERE)
+from fixture_io import save_safetensors  # noqa: E402
 torch.set_num_threads(1)
 DIM, HEADS, DEPTH = 384, 6, 2
 M32 = 0xFFFFFFFF
@@ -130,22 +133,7 @@ def vit(w, x, patch, grid, resize, layer_scale):
 
 
 def save(name, tensors, metadata):
-    header, blobs, offset = {}, [], 0
-    for key in sorted(tensors):
-        a = np.ascontiguousarray(tensors[key].detach().cpu().numpy().astype("<f4"))
-        b = a.tobytes()
-        header[key] = {"dtype": "F32", "shape": list(a.shape), "data_offsets": [offset, offset + len(b)]}
-        blobs.append(b)
-        offset += len(b)
-    header["__metadata__"] = {k: str(v) for k, v in metadata.items()}
-    h = json.dumps(header, sort_keys=True).encode()
-    h += b" " * ((8 - len(h) % 8) % 8)
-    with open(os.path.join(HERE, name), "wb") as f:
-        f.write(struct.pack("<Q", len(h)))
-        f.write(h)
-        for b in blobs:
-            f.write(b)
-    print(f"{name}: {8 + len(h) + offset} bytes, {len(tensors)} tensors")
+    save_safetensors(os.path.join(HERE, name), tensors, metadata)
 
 
 out = {}
