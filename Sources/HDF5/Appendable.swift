@@ -10,7 +10,7 @@ public final class HDF5AppendableDataset: @unchecked Sendable {
     public let filePath: String
     public let rowShape: [Int]
     public let elementType: HDF5ElementType
-    public private(set) var rows = 0
+    public internal(set) var rows = 0
     var rowValues: Int { rowShape.reduce(1, *) }
 
     init(id: hid_t, name: String, filePath: String, rowShape: [Int], elementType: HDF5ElementType) {
@@ -84,5 +84,43 @@ extension HDF5Node {
             guard d >= 0 else { throw error(name, "cannot create dataset") }
             return HDF5AppendableDataset(id: d, name: join(name), filePath: filePath, rowShape: rowShape, elementType: type)
         }
+    }
+}
+
+extension HDF5Node {
+    /// Reopens a dataset made by `createAppendableDataset`; `append` continues after its last row.
+    public func openAppendableDataset(_ name: String) throws -> HDF5AppendableDataset {
+        let d = try openDataset(name)
+        return try withHDF5 {
+            let id = H5Dopen2(self.id, name, h5Default)
+            guard id >= 0 else { throw error(name, "cannot open dataset") }
+            let a = HDF5AppendableDataset(id: id, name: join(name), filePath: filePath, rowShape: Array(d.shape.dropFirst()), elementType: d.elementType)
+            a.rows = d.shape[0]
+            return a
+        }
+    }
+}
+
+extension HDF5Dataset {
+    /// Raw bytes (stored element type) of rows `range` along the leading axis.
+    public func readRows(_ range: Range<Int>) throws -> [UInt8] {
+        guard range.lowerBound >= 0, range.upperBound <= shape[0] else { throw error("rows \(range) outside 0..<\(shape[0])") }
+        var out = [UInt8](repeating: 0, count: range.count * rowCount * elementType.size)
+        guard !range.isEmpty else { return out }
+        try withHDF5 {
+            let fileSpace = H5Dget_space(id)
+            defer { H5Sclose(fileSpace) }
+            var start = [hsize_t](repeating: 0, count: shape.count), count = shape.map { hsize_t($0) }
+            start[0] = hsize_t(range.lowerBound); count[0] = hsize_t(range.count)
+            H5Sselect_hyperslab(fileSpace, H5S_SELECT_SET, start, nil, count, nil)
+            let memSpace = H5Screate_simple(Int32(count.count), count, nil)
+            defer { H5Sclose(memSpace) }
+            let t = elementType.fileType()
+            defer { H5Tclose(t) }
+            try out.withUnsafeMutableBytes { b in
+                guard H5Dread(id, t, memSpace, fileSpace, h5Default, b.baseAddress) >= 0 else { throw error("read of rows \(range) failed (truncated or corrupt file?)") }
+            }
+        }
+        return out
     }
 }

@@ -18,6 +18,9 @@ struct ScanCommand: ParsableCommand {
     @Option(help: "Depth noise σ in millimetres (0 = none).") var depthNoiseMm: Float = 0
     @Option(help: "Per-camera calibration error σ: rotation in degrees.") var misalignDegrees: Float = 0
     @Option(help: "Per-camera calibration error σ: translation in millimetres.") var misalignMm: Float = 0
+    @Option(help: "Depth-sensor sub-samples per pixel side: a pixel reports the median depth of n×n rays (1 = one ray through the centre).") var sensorSamples: Int = 4
+    @Flag(help: "Trace the sensor's rays one by one instead of as 16-ray packets (for timing).") var singleRays = false
+    @Flag(help: "Complete an interrupted scans file (its finished scans are kept; the result equals an uninterrupted run).") var resume = false
     @Option(help: "Also write each scan as a PLY with label colours into this folder.") var plyDir: String?
     @Flag(help: "Also render and store the rig's RGB images (slow: path-traced per view).") var images = false
     @Option(help: "Threads (0 = one per core). Results do not depend on it.") var threads: Int = 0
@@ -41,15 +44,20 @@ struct ScanCommand: ParsableCommand {
             job.settings.misalignmentDegrees = misalignDegrees
             job.settings.misalignmentMetres = misalignMm / 1000
             job.settings.threads = threads
+            guard (1...8).contains(sensorSamples) else { throw ValidationError("--sensor-samples must be 1…8") }
+            job.settings.sensorSamples = sensorSamples
+            job.settings.packets = !singleRays
+            job.resume = resume
             job.images = images
             job.plyDirectory = plyDir
             job.headlabVersion = HeadLab.version
             job.progress = { s, total, scan, t, seconds in
-                print(String(format: "scan %d/%d: %d vertices, %d faces; render %.2f s, fuse %.2f s, mesh %.2f s, labels %.2f s (%.1f s total)",
-                             s + 1, total, scan.vertexCount, scan.triangleCount, t.render, t.fuse, t.extract, t.groundTruth, seconds))
+                print(String(format: "scan %d/%d: %d vertices, %d faces; scene %.2f s, render %.2f s, fuse %.2f s, mesh %.2f s, labels %.2f s (%.1f s total)",
+                             s + 1, total, scan.vertexCount, scan.triangleCount, t.scene, t.render, t.fuse, t.extract, t.groundTruth, seconds))
                 fflush(stdout)
             }
             let report = try job.run()
+            if report.copied > 0 { print("\(out): kept \(report.copied) finished scans of the interrupted run") }
             print(String(format: "%@: %d scans, %d vertices, %d faces, %.2f s per scan, TSDF grid %.1f MiB",
                          out, report.scans, report.vertices, report.faces, report.seconds / Double(max(1, report.scans)),
                          Double(report.gridBytes) / 1048576))
