@@ -38,14 +38,65 @@ extension HeadScene {
         return layer
     }
 
-    /// Nearest surface of any geometry to `point` within `radius` (Embree point query).
-    public func closestSurface(to point: SIMD3<Float>, radius: Float) -> ClosestSurface? {
-        var curves: UInt64 = 0
-        for layer in StrandLayer.allCases where curveLayer(UInt32(layer.rawValue)) != nil && layer.rawValue < 64 {
-            curves |= 1 << UInt64(layer.rawValue)
+    /// Nearest surface of any geometry to `point` within `radius`: triangles by an Embree point
+    /// query on this scene, strands by one on `strands` (Embree's point queries skip curves).
+    public func closestSurface(to point: SIMD3<Float>, radius: Float, strands: StrandPointIndex?) -> ClosestSurface? {
+        var best = closestSurfaceQuery(scene: scene, point: point, radius: radius, curveGeometries: 0)
+        if let strands, let s = closestSurfaceQuery(scene: strands.scene, point: point, radius: best?.distance ?? radius, curveGeometries: ~0),
+           best == nil || (s.distance, s.geometry, s.primitive) < (best!.distance, best!.geometry, best!.primitive) {
+            best = s
         }
-        return closestSurfaceQuery(scene: scene, point: point, radius: radius, curveGeometries: curves)
+        return best
     }
+}
+
+/// The strand layers of a `HeadScene` as Embree user geometries (one per layer, same geometry
+/// id; primitive = segment) whose bounds are the segments' capsules: a scene for point queries.
+public final class StrandPointIndex: @unchecked Sendable {
+    let scene: RTCScene
+    var buffers: [UnsafeMutablePointer<CurveBuffers>] = []
+
+    public init(_ head: HeadScene) throws {
+        guard let s = rtcNewScene(head.device.handle) else { throw RenderError(reason: "Embree: cannot create scene") }
+        scene = s
+        for set in head.strands where set.strandCount > 0 {
+            let points = UnsafeMutablePointer<SIMD4<Float>>.allocate(capacity: set.points.count)
+            points.initialize(from: set.points, count: set.points.count)
+            let segments = UnsafeMutablePointer<UInt32>.allocate(capacity: set.segments.count)
+            segments.initialize(from: set.segments, count: set.segments.count)
+            let b = UnsafeMutablePointer<CurveBuffers>.allocate(capacity: 1)
+            b.initialize(to: CurveBuffers(points: points, segments: segments))
+            buffers.append(b)
+            let g = rtcNewGeometry(head.device.handle, RTC_GEOMETRY_TYPE_USER)
+            rtcSetGeometryUserPrimitiveCount(g, UInt32(set.segments.count))
+            rtcSetGeometryUserData(g, UnsafeMutableRawPointer(b))
+            rtcSetGeometryBoundsFunction(g, segmentBounds, nil)
+            rtcCommitGeometry(g)
+            rtcAttachGeometryByID(scene, g, UInt32(set.layer.rawValue))
+            rtcReleaseGeometry(g)
+        }
+        rtcCommitScene(scene)
+    }
+
+    deinit {
+        rtcReleaseScene(scene)
+        for b in buffers { b.pointee.points.deallocate(); b.pointee.segments.deallocate(); b.deallocate() }
+    }
+}
+
+struct CurveBuffers {
+    var points: UnsafeMutablePointer<SIMD4<Float>>   // x, y, z, radius
+    var segments: UnsafeMutablePointer<UInt32>       // first point of each segment
+}
+
+/// Bounds of one segment's capsule (both end spheres).
+private let segmentBounds: RTCBoundsFunction = { args in
+    guard let a = args?.pointee, let b = a.geometryUserPtr?.assumingMemoryBound(to: CurveBuffers.self) else { return }
+    let first = Int(b.pointee.segments[Int(a.primID)])
+    let p = b.pointee.points[first], q = b.pointee.points[first + 1]
+    let r = max(p.w, q.w)
+    a.bounds_o.pointee.lower_x = min(p.x, q.x) - r; a.bounds_o.pointee.lower_y = min(p.y, q.y) - r; a.bounds_o.pointee.lower_z = min(p.z, q.z) - r
+    a.bounds_o.pointee.upper_x = max(p.x, q.x) + r; a.bounds_o.pointee.upper_y = max(p.y, q.y) + r; a.bounds_o.pointee.upper_z = max(p.z, q.z) + r
 }
 
 extension TriangleScene {
@@ -105,9 +156,8 @@ private let pointQueryCallback: RTCPointQueryFunction = { args in
     let p = state.pointee.point
     var distance: Float, point: SIMD3<Float>, bary: SIMD3<Float>
     if geomID < 64 && state.pointee.curves & (1 << UInt64(geomID)) != 0 {
-        guard let vb = rtcGetGeometryBufferData(geometry, RTC_BUFFER_TYPE_VERTEX, 0)?.assumingMemoryBound(to: SIMD4<Float>.self),
-              let ib = rtcGetGeometryBufferData(geometry, RTC_BUFFER_TYPE_INDEX, 0)?.assumingMemoryBound(to: UInt32.self) else { return false }
-        let first = Int(ib[primID])
+        guard let b = rtcGetGeometryUserData(geometry)?.assumingMemoryBound(to: CurveBuffers.self) else { return false }
+        let vb = b.pointee.points, first = Int(b.pointee.segments[primID])
         let s0 = vb[first], s1 = vb[first + 1]
         let x0 = SIMD3(s0.x, s0.y, s0.z), x1 = SIMD3(s1.x, s1.y, s1.z), e = x1 - x0
         let t = max(0, min(1, dot(p - x0, e) / max(dot(e, e), 1e-20)))

@@ -268,7 +268,7 @@ public final class VirtualScanner: @unchecked Sendable {
 
     /// Ground truth per scan vertex, by exact closest-point queries (Embree point queries):
     /// - the nearest surface of any geometry in the scene (head faces, strands as capsules of
-    ///   their radius, accessories) gives `vertexClass`, `vertexLayer`, `vertexDistance` (≥ 0)
+    ///   their radius via `StrandPointIndex`, accessories) gives `vertexClass`, `vertexLayer`, `vertexDistance` (≥ 0)
     ///   and `vertexSkin`;
     /// - the nearest point of the head mesh alone gives `vertexFace` and `vertexHeadDistance`,
     ///   signed by the side of the interpolated outward vertex normal there (negative inside).
@@ -282,6 +282,7 @@ public final class VirtualScanner: @unchecked Sendable {
         var tris = [Int32](repeating: 0, count: 3 * labels.rendered.count)
         for (k, f) in labels.rendered.enumerated() { for c in 0..<3 { tris[3 * k + c] = model.triangles[3 * Int(f) + c] } }
         let head = try TriangleScene(device: device, meshes: [(scene.vertices, tris)])
+        let strands = scene.hasStrands ? try StrandPointIndex(scene) : nil
         let positions = scan.positions, vertexNormals = scene.normals
         let isSkin = (0...255).map { (SegmentationClass(rawValue: UInt8($0)) ?? .ignore).isSkin }
         let far: Float = 10  // metres: every surface of a scan is nearer
@@ -304,7 +305,7 @@ public final class VirtualScanner: @unchecked Sendable {
                     fp[v] = Int32(f)
                     hp[v] = dot(p - h.point, outward) < 0 ? -h.distance : h.distance
                     // Any layer: the head is one of them, so the nearest is at most as far.
-                    let any = scene.closestSurface(to: p, radius: h.distance) ?? h
+                    let any = scene.closestSurface(to: p, radius: h.distance, strands: strands) ?? h
                     let k = scene.segmentationClass(geometry: any.geometry, primitive: any.primitive)
                     cp[v] = k; sp[v] = isSkin[Int(k)] ? 1 : 0
                     dp[v] = any.distance; lp[v] = UInt8(truncatingIfNeeded: any.geometry)

@@ -33,9 +33,10 @@ final class ScansTests: XCTestCase {
         }
     }
 
-    static func settings(resolution: Int = 160, voxel: Float = voxel) -> ScanSettings {
+    /// Analytic shapes need no sub-pixel coverage: 2 × 2 sensor samples keep the tests fast.
+    static func settings(resolution: Int = 160, voxel: Float = voxel, sensorSamples: Int = 2) -> ScanSettings {
         var s = ScanSettings()
-        s.resolution = resolution; s.voxelSize = voxel
+        s.resolution = resolution; s.voxelSize = voxel; s.sensorSamples = sensorSamples
         return s
     }
 
@@ -251,6 +252,14 @@ final class ScansTests: XCTestCase {
             cls = f["vertex_class"][vo[s]:vo[s+1]]
             assert f["vertex_skin"][vo[s]:vo[s+1]].shape == cls.shape
             assert np.all(f["vertex_distance"][vo[s]:vo[s+1]] < 0.006)
+            hd = f["vertex_head_distance"][vo[s]:vo[s+1]]
+            assert np.all(np.abs(hd) < 0.006) and np.all(np.abs(hd) >= f["vertex_distance"][vo[s]:vo[s+1]] - 1e-7)
+            assert np.all(f["vertex_layer"][vo[s]:vo[s+1]] == 0)
+            assert f["vertex_face"][vo[s]:vo[s+1]].min() >= 0
+        assert list(f["complete"][:]) == [1] * S
+        assert f["strand_counts"].shape == (S, len(f["layer_names"]) - 1)
+        layers = [n.decode() if isinstance(n, bytes) else n for n in f["layer_names"][:]]
+        assert layers[:4] == ["head", "hair", "beard", "eyebrows"], layers
         names = [n.decode() if isinstance(n, bytes) else n for n in f["class_names"][:]]
         print(S, len(f["vertices"]), f["intrinsics"].shape, f["extrinsics"].shape, names[int(cls[0])], float(np.ravel(f.attrs["voxel_size"])[0]))
         """
