@@ -96,23 +96,7 @@ public final class CorpusWriter {
         }
         let n = header.rows, h = header.height, w = header.width
         try HDF5File.writeAtomically(path: path) { file in
-            try file.setAttribute("format", CorpusSchema.format)
-            try file.setAttribute("schema_version", CorpusSchema.version)
-            try file.setAttribute("headlab_version", header.headlabVersion)
-            try file.setAttribute("recipe", header.recipe)
-            try file.setAttribute("seed", [header.seed].map { Int64(bitPattern: $0) })
-            try file.setAttribute("count", Int64(header.count))
-            try file.setAttribute("first_index", Int64(header.firstIndex))
-            try file.setAttribute("rows", Int64(header.rows))
-            try file.setAttribute("width", Int32(w))
-            try file.setAttribute("height", Int32(h))
-            try file.setAttribute("model_name", header.modelName)
-            try file.setAttribute("model_source", header.modelSource)
-            try file.setAttribute("uv_bounds", header.uvBounds)
-            try file.setAttribute("gzip", header.gzip.keys.sorted().map { "\($0)=\(header.gzip[$0]!)" }.joined(separator: ","))
-            try file.writeStrings("class_names", CorpusSchema.classNames)
-            try file.writeStrings("expression_names", header.expressionNames)
-            try file.writeStrings("joint_names", Joint.allCases.map(\.name))
+            try writeHeader(header, to: file)
             for c in CorpusSchema.imageChannels {
                 let shape = c.components == 1 ? [n, h, w] : [n, h, w, c.components]
                 _ = try file.createDataset(c.name, type: c.type, shape: shape, gzip: header.gzip[c.name] ?? 0)
@@ -121,6 +105,27 @@ public final class CorpusWriter {
                 _ = try file.createDataset(name, type: type, shape: [n] + shape)
             }
         }
+    }
+
+    /// The root attributes and the small name datasets (`class_names`, `expression_names`, `joint_names`).
+    static func writeHeader(_ header: CorpusHeader, to file: HDF5File) throws {
+        try file.setAttribute("format", CorpusSchema.format)
+        try file.setAttribute("schema_version", CorpusSchema.version)
+        try file.setAttribute("headlab_version", header.headlabVersion)
+        try file.setAttribute("recipe", header.recipe)
+        try file.setAttribute("seed", [header.seed].map { Int64(bitPattern: $0) })
+        try file.setAttribute("count", Int64(header.count))
+        try file.setAttribute("first_index", Int64(header.firstIndex))
+        try file.setAttribute("rows", Int64(header.rows))
+        try file.setAttribute("width", Int32(header.width))
+        try file.setAttribute("height", Int32(header.height))
+        try file.setAttribute("model_name", header.modelName)
+        try file.setAttribute("model_source", header.modelSource)
+        try file.setAttribute("uv_bounds", header.uvBounds)
+        try file.setAttribute("gzip", header.gzip.keys.sorted().map { "\($0)=\(header.gzip[$0]!)" }.joined(separator: ","))
+        try file.writeStrings("class_names", CorpusSchema.classNames)
+        try file.writeStrings("expression_names", header.expressionNames)
+        try file.writeStrings("joint_names", Joint.allCases.map(\.name))
     }
 
     /// Stores sample `s` (its `index` must be in this file's range) and marks it complete.
@@ -162,15 +167,18 @@ public final class CorpusWriter {
         try d("subject").writeRow(row, [Int64(s.subject)])
         try d("view").writeRow(row, [Int64(s.view)])
         try d("index").writeRow(row, [Int64(s.index)])
-        file.flush()
+        try file.flush()
         try d("complete").writeRow(row, [UInt8(1)])
-        file.flush()
+        try file.flush()
         completeRows[row] = true
     }
 
     func padded(_ a: [Float], _ n: Int) -> [Float] { Array((a + [Float](repeating: 0, count: max(0, n - a.count))).prefix(n)) }
 
     public func close() { datasets = [:]; file.close() }
+
+    /// Closes the file, reporting a failure to write what HDF5 still held (disk full).
+    public func finish() throws { datasets = [:]; try file.closeChecked() }
 
     /// A dataset by name (tests simulate interrupted writes with it).
     public func datasets_forTesting(_ name: String) -> HDF5Dataset { datasets[name]! }

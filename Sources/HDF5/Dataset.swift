@@ -58,7 +58,7 @@ public final class HDF5Dataset: @unchecked Sendable {
             try withRowSpace(k) { mem, file in
                 let t = elementType.fileType()
                 defer { H5Tclose(t) }
-                guard H5Dwrite(id, t, mem, file, h5Default, bytes.baseAddress) >= 0 else { throw error("write of row \(k) failed (disk full?)") }
+                guard H5Dwrite(id, t, mem, file, h5Default, bytes.baseAddress) >= 0 else { throw error("write of row \(k) failed\(systemReason(" (disk full?)"))") }
             }
         }
     }
