@@ -85,7 +85,12 @@ public final class CorpusWriter {
         for (name, _, _) in CorpusSchema.sampleValues(identity: header.identityCount, expression: header.expressionCount) {
             datasets[name] = try file.openDataset(name)
         }
+        // Every row stored raw (zlib's worst case adds 0.1% + 12 bytes) plus chunk-index growth.
+        sampleBytes = datasets.values.map { $0.shape.dropFirst().reduce(1, *) * $0.elementType.size * 1001 / 1000 + 4096 }.reduce(65536, +)
     }
+
+    /// The most a sample can add to the file (`DiskSpace.ensureRoom` checks it before each sample).
+    let sampleBytes: Int
 
     static func create(path: String, header: CorpusHeader) throws {
         let url = URL(fileURLWithPath: path)
@@ -135,6 +140,8 @@ public final class CorpusWriter {
         let f = s.film
         guard f.width == header.width && f.height == header.height else { throw CorpusError(file: path, reason: "film size differs from the corpus") }
         func d(_ n: String) -> HDF5Dataset { datasets[n]! }
+        // A write that fails half-way leaves HDF5's file unreadable: check for room first.
+        try DiskSpace.ensureRoom(sampleBytes, toGrow: path)
         try d("complete").writeRow(row, [UInt8(0)])
         try d("rgb").writeRow(row, f.rgb)
         try d("coverage").writeRow(row, f.coverage)

@@ -16,7 +16,8 @@ public enum HDF5ElementType: String, Sendable {
         }
     }
 
-    var size: Int { [.uint8: 1, .int32: 4, .int64: 8, .float16: 2, .float32: 4][self]! }
+    /// Bytes per element.
+    public var size: Int { [.uint8: 1, .int32: 4, .int64: 8, .float16: 2, .float32: 4][self]! }
 }
 
 /// A chunked dataset of fixed shape [N, ...] written and read one leading-index row at a time.
