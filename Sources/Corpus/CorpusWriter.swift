@@ -85,12 +85,19 @@ public final class CorpusWriter {
         for (name, _, _) in CorpusSchema.sampleValues(identity: header.identityCount, expression: header.expressionCount) {
             datasets[name] = try file.openDataset(name)
         }
-        // Every row stored raw (zlib's worst case adds 0.1% + 12 bytes) plus chunk-index growth.
-        sampleBytes = datasets.values.map { $0.shape.dropFirst().reduce(1, *) * $0.elementType.size * 1001 / 1000 + 4096 }.reduce(65536, +)
+        sampleBytes = CorpusWriter.sampleBytes(header)
     }
 
-    /// The most a sample can add to the file (`DiskSpace.ensureRoom` checks it before each sample).
-    let sampleBytes: Int
+    /// The most a sample can add to the file (`DiskSpace.ensureRoom` checks it before each
+    /// sample): the gzip channels' rows stored raw (zlib's worst case adds 0.1% + 12 bytes), a
+    /// chunk-index node each, and slack for other metadata. Uncompressed rows are allocated when
+    /// the file is created.
+    public let sampleBytes: Int
+    public static func sampleBytes(_ header: CorpusHeader) -> Int {
+        CorpusSchema.imageChannels.filter { (header.gzip[$0.name] ?? 0) > 0 }
+            .map { header.width * header.height * $0.components * $0.type.size * 1001 / 1000 + 12 + 4096 }
+            .reduce(16384, +)
+    }
 
     static func create(path: String, header: CorpusHeader) throws {
         let url = URL(fileURLWithPath: path)
@@ -109,6 +116,12 @@ public final class CorpusWriter {
             for (name, type, shape) in CorpusSchema.sampleValues(identity: header.identityCount, expression: header.expressionCount) {
                 _ = try file.createDataset(name, type: type, shape: [n] + shape)
             }
+        }
+        // HDF5 leaves the preallocated rows as a sparse hole: claim the disk space now, so a
+        // full disk is an error here and not half-way through a sample.
+        do { try DiskSpace.allocateWhole(path) } catch {
+            try? FileManager.default.removeItem(atPath: path)
+            throw error
         }
     }
 

@@ -14,7 +14,7 @@ final class FullDiskTests: XCTestCase {
         let modelPath = dir.appendingPathComponent("sphere.h5").path
         try HeadModelFile.write(TestModels.sphere(radius: 0.09, rings: 24, segments: 48), to: modelPath)
         let recipePath = dir.appendingPathComponent("r.yaml").path
-        try "image: {width: 48, height: 48, samples_per_pixel: 1}\noutput: {gzip: {rgb: 1, depth: 1, normals_camera: 1, normals_model: 1, uv: 1}}\n"
+        try "image: {width: 64, height: 64, samples_per_pixel: 1}\ncamera_effects: {noise: [2, 4]}\noutput: {gzip: {rgb: 1, depth: 1}}\n"
             .write(toFile: recipePath, atomically: true, encoding: .utf8)
         func generate(_ out: String, limitKiB: Int? = nil, resume: Bool = false) throws -> (status: Int32, stderr: String) {
             let p = Process()
@@ -34,7 +34,13 @@ final class FullDiskTests: XCTestCase {
         XCTAssertEqual(try generate(full).status, 0)
         let size = (try FileManager.default.attributesOfItem(atPath: full)[.size] as! NSNumber).intValue
 
-        let limited = try generate(cut, limitKiB: size * 3 / 4 / 1024)
+        // A limit about half-way: the empty file, the room one sample asks for, and 6 samples.
+        let header = try CorpusReader(path: full).header
+        let empty = dir.appendingPathComponent("empty.h5").path
+        try CorpusWriter(path: empty, header: header, resume: false).close()
+        let emptySize = (try FileManager.default.attributesOfItem(atPath: empty)[.size] as! NSNumber).intValue
+        let perSample = (size - emptySize) / 12
+        let limited = try generate(cut, limitKiB: (emptySize + CorpusWriter.sampleBytes(header) + 6 * perSample) / 1024)
         XCTAssertEqual(limited.status, 1, "exits with an error, not a signal")
         let errorLines = limited.stderr.split(whereSeparator: { $0 == "\n" || $0 == "\r" }).filter { $0.hasPrefix("headlab: error:") }
         XCTAssertEqual(errorLines.count, 1, limited.stderr)
