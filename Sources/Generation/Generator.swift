@@ -271,12 +271,35 @@ public final class Generator: @unchecked Sendable {
 
     /// Renders sample `spec` into `film` (reused across samples) and returns its landmarks.
     public func render(_ spec: SampleSpec, into film: Film, threads: Int = 0) throws -> LandmarkSet {
-        let posed = model.pose(spec.parameters)
-        let scene = try HeadScene(device: device, model: model, labels: labels, posed: posed, global: spec.parameters.global,
-                                  groom: spec.groom.isEmpty ? nil : spec.groom)
+        let scene = try scene(for: spec)
         let integrator = Integrator(appearance: spec.appearance, lighting: spec.lighting, background: spec.background,
                                     effects: spec.effects, settings: RenderSettings(samplesPerPixel: recipe.samplesPerPixel, threads: threads))
         integrator.render(scene, camera: spec.camera, seed: spec.renderSeed, into: film)
         return scene.landmarks(camera: spec.camera)
     }
+
+    /// The posed head (with strands) of `spec`. The views of one multi-view subject share it, so
+    /// the last scene is kept and reused while pose and groom are unchanged: growing a groom and
+    /// building its BVH is a large part of a hair sample's time. The key holds every input of
+    /// `HeadScene` that varies by sample (a scene input added later must join it).
+    func scene(for spec: SampleSpec) throws -> HeadScene {
+        let key = SceneKey(parameters: spec.parameters, groom: spec.groom)
+        sceneLock.lock()
+        if let last = lastScene, last.key == key { sceneLock.unlock(); return last.scene }
+        sceneLock.unlock()
+        let posed = model.pose(spec.parameters)
+        let scene = try HeadScene(device: device, model: model, labels: labels, posed: posed, global: spec.parameters.global,
+                                  groom: spec.groom.isEmpty ? nil : spec.groom)
+        sceneLock.lock(); lastScene = (key, scene); scenesBuilt += 1; sceneLock.unlock()
+        return scene
+    }
+
+    struct SceneKey: Equatable {
+        var parameters: HeadParameters
+        var groom: Groom
+    }
+    private var lastScene: (key: SceneKey, scene: HeadScene)?
+    private let sceneLock = NSLock()
+    /// Scenes built so far (tests check the views of a subject share one).
+    private(set) var scenesBuilt = 0
 }

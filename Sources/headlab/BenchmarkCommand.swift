@@ -28,7 +28,7 @@ struct Benchmark: ParsableCommand {
                     recipe.cropProbability = 0
                     let g = try Generator(recipe: recipe, model: m, seed: 1)
                     let film = Film(width: size, height: size)
-                    _ = try g.render(g.spec(0), into: film, threads: threads)  // warm-up
+                    _ = try g.render(g.spec(images), into: film, threads: threads)  // warm-up (another subject: no cached scene)
                     var seconds = 0.0, rays = 0.0, cpu = 0.0
                     for k in 0..<images {
                         let spec = g.spec(k)
@@ -82,7 +82,7 @@ extension Benchmark.Render {
         recipe.beardProbability = 1; recipe.beardStyles = ["full": 1]; recipe.strandBrowProbability = 1
         let g = try Generator(recipe: recipe, model: m, seed: 1)
         let film = Film(width: size, height: size)
-        _ = try g.render(g.spec(0), into: film, threads: threads)
+        _ = try g.render(g.spec(images), into: film, threads: threads)  // warm-up (another subject: no cached scene)
         var seconds = 0.0, cpu = 0.0
         for k in 0..<images {
             let spec = g.spec(k)
