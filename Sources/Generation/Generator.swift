@@ -33,7 +33,9 @@ public final class Generator: @unchecked Sendable {
     public init(recipe: Recipe, model: HeadModel, seed: UInt64) throws {
         self.recipe = recipe; self.model = model; self.seed = seed
         labels = HeadLabelTable(model: model)
-        device = try EmbreeDevice()
+        // HEADLAB_EMBREE_CONFIG passes an Embree device configuration through (e.g. "verbose=2"
+        // prints which BVH builders run and their statistics).
+        device = try EmbreeDevice(config: ProcessInfo.processInfo.environment["HEADLAB_EMBREE_CONFIG"] ?? "")
         let lm = model.landmarkPositions(vertices: model.template)
         let eyes = (lm[36] + lm[45]) / 2
         let ears = (lm[0] + lm[16]) / 2
