@@ -32,7 +32,7 @@ let package = Package(
         .target(name: "Imaging", dependencies: ["_CPNG"], swiftSettings: nativeSwift),
         .target(name: "Rendering", dependencies: ["_CEmbree", "Geometry", "HeadModels"], swiftSettings: nativeSwift),
         .target(name: "Corpus", dependencies: ["HDF5", "Imaging", "Rendering", "HeadModels"], swiftSettings: nativeSwift),
-        .target(name: "Generation", dependencies: ["Corpus", "Rendering", "HeadModels", "Geometry",
+        .target(name: "Generation", dependencies: ["Corpus", "HDF5", "Rendering", "HeadModels", "Geometry",
                                                    .product(name: "Yams", package: "Yams")], swiftSettings: nativeSwift),
         .target(name: "NNCore", dependencies: ["_COpenBLAS"], swiftSettings: nativeSwift),
         .target(name: "Scans", dependencies: ["Rendering", "Generation", "Corpus", "HDF5", "HeadModels", "Geometry"],

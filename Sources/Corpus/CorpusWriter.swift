@@ -85,6 +85,18 @@ public final class CorpusWriter {
         for (name, _, _) in CorpusSchema.sampleValues(identity: header.identityCount, expression: header.expressionCount) {
             datasets[name] = try file.openDataset(name)
         }
+        sampleBytes = CorpusWriter.sampleBytes(header)
+    }
+
+    /// The most a sample can add to the file (`DiskSpace.ensureRoom` checks it before each
+    /// sample): the gzip channels' rows stored raw (zlib's worst case adds 0.1% + 12 bytes), a
+    /// chunk-index node each, and slack for other metadata. Uncompressed rows are allocated when
+    /// the file is created.
+    public let sampleBytes: Int
+    public static func sampleBytes(_ header: CorpusHeader) -> Int {
+        CorpusSchema.imageChannels.filter { (header.gzip[$0.name] ?? 0) > 0 }
+            .map { header.width * header.height * $0.components * $0.type.size * 1001 / 1000 + 12 + 4096 }
+            .reduce(16384, +)
     }
 
     static func create(path: String, header: CorpusHeader) throws {
@@ -96,23 +108,7 @@ public final class CorpusWriter {
         }
         let n = header.rows, h = header.height, w = header.width
         try HDF5File.writeAtomically(path: path) { file in
-            try file.setAttribute("format", CorpusSchema.format)
-            try file.setAttribute("schema_version", CorpusSchema.version)
-            try file.setAttribute("headlab_version", header.headlabVersion)
-            try file.setAttribute("recipe", header.recipe)
-            try file.setAttribute("seed", [header.seed].map { Int64(bitPattern: $0) })
-            try file.setAttribute("count", Int64(header.count))
-            try file.setAttribute("first_index", Int64(header.firstIndex))
-            try file.setAttribute("rows", Int64(header.rows))
-            try file.setAttribute("width", Int32(w))
-            try file.setAttribute("height", Int32(h))
-            try file.setAttribute("model_name", header.modelName)
-            try file.setAttribute("model_source", header.modelSource)
-            try file.setAttribute("uv_bounds", header.uvBounds)
-            try file.setAttribute("gzip", header.gzip.keys.sorted().map { "\($0)=\(header.gzip[$0]!)" }.joined(separator: ","))
-            try file.writeStrings("class_names", CorpusSchema.classNames)
-            try file.writeStrings("expression_names", header.expressionNames)
-            try file.writeStrings("joint_names", Joint.allCases.map(\.name))
+            try writeHeader(header, to: file)
             for c in CorpusSchema.imageChannels {
                 let shape = c.components == 1 ? [n, h, w] : [n, h, w, c.components]
                 _ = try file.createDataset(c.name, type: c.type, shape: shape, gzip: header.gzip[c.name] ?? 0)
@@ -121,6 +117,33 @@ public final class CorpusWriter {
                 _ = try file.createDataset(name, type: type, shape: [n] + shape)
             }
         }
+        // HDF5 leaves the preallocated rows as a sparse hole: claim the disk space now, so a
+        // full disk is an error here and not half-way through a sample.
+        do { try DiskSpace.allocateWhole(path) } catch {
+            try? FileManager.default.removeItem(atPath: path)
+            throw error
+        }
+    }
+
+    /// The root attributes and the small name datasets (`class_names`, `expression_names`, `joint_names`).
+    static func writeHeader(_ header: CorpusHeader, to file: HDF5File) throws {
+        try file.setAttribute("format", CorpusSchema.format)
+        try file.setAttribute("schema_version", CorpusSchema.version)
+        try file.setAttribute("headlab_version", header.headlabVersion)
+        try file.setAttribute("recipe", header.recipe)
+        try file.setAttribute("seed", [header.seed].map { Int64(bitPattern: $0) })
+        try file.setAttribute("count", Int64(header.count))
+        try file.setAttribute("first_index", Int64(header.firstIndex))
+        try file.setAttribute("rows", Int64(header.rows))
+        try file.setAttribute("width", Int32(header.width))
+        try file.setAttribute("height", Int32(header.height))
+        try file.setAttribute("model_name", header.modelName)
+        try file.setAttribute("model_source", header.modelSource)
+        try file.setAttribute("uv_bounds", header.uvBounds)
+        try file.setAttribute("gzip", header.gzip.keys.sorted().map { "\($0)=\(header.gzip[$0]!)" }.joined(separator: ","))
+        try file.writeStrings("class_names", CorpusSchema.classNames)
+        try file.writeStrings("expression_names", header.expressionNames)
+        try file.writeStrings("joint_names", Joint.allCases.map(\.name))
     }
 
     /// Stores sample `s` (its `index` must be in this file's range) and marks it complete.
@@ -130,6 +153,8 @@ public final class CorpusWriter {
         let f = s.film
         guard f.width == header.width && f.height == header.height else { throw CorpusError(file: path, reason: "film size differs from the corpus") }
         func d(_ n: String) -> HDF5Dataset { datasets[n]! }
+        // A write that fails half-way leaves HDF5's file unreadable: check for room first.
+        try DiskSpace.ensureRoom(sampleBytes, toGrow: path)
         try d("complete").writeRow(row, [UInt8(0)])
         try d("rgb").writeRow(row, f.rgb)
         try d("coverage").writeRow(row, f.coverage)
@@ -162,15 +187,18 @@ public final class CorpusWriter {
         try d("subject").writeRow(row, [Int64(s.subject)])
         try d("view").writeRow(row, [Int64(s.view)])
         try d("index").writeRow(row, [Int64(s.index)])
-        file.flush()
+        try file.flush()
         try d("complete").writeRow(row, [UInt8(1)])
-        file.flush()
+        try file.flush()
         completeRows[row] = true
     }
 
     func padded(_ a: [Float], _ n: Int) -> [Float] { Array((a + [Float](repeating: 0, count: max(0, n - a.count))).prefix(n)) }
 
     public func close() { datasets = [:]; file.close() }
+
+    /// Closes the file, reporting a failure to write what HDF5 still held (disk full).
+    public func finish() throws { datasets = [:]; try file.closeChecked() }
 
     /// A dataset by name (tests simulate interrupted writes with it).
     public func datasets_forTesting(_ name: String) -> HDF5Dataset { datasets[name]! }

@@ -1,5 +1,6 @@
 import Foundation
 import Corpus
+import HDF5
 import HeadModels
 import Rendering
 
@@ -61,12 +62,30 @@ public struct CorpusJob {
             let spec = generator.spec(k)
             let landmarks = try generator.render(spec, into: film, threads: threads)
             let w0 = Date()
-            try writer.write(CorpusSample(index: k, subject: spec.subject, view: spec.view, film: film, landmarks: landmarks,
-                                          camera: spec.camera, parameters: spec.parameters))
+            do {
+                try writer.write(CorpusSample(index: k, subject: spec.subject, view: spec.view, film: film, landmarks: landmarks,
+                                              camera: spec.camera, parameters: spec.parameters))
+            } catch {
+                throw CorpusJob.writeFailure(error, sample: k, output: output, finished: writer.completeRows.filter { $0 }.count)
+            }
             writeSeconds += Date().timeIntervalSince(w0)
             rendered += 1
             progress?(rendered + skipped, range.count, Date().timeIntervalSince(start))
         }
+        do { try writer.finish() } catch {
+            throw CorpusJob.writeFailure(error, sample: nil, output: output, finished: writer.completeRows.filter { $0 }.count)
+        }
         return Report(rendered: rendered, skipped: skipped, seconds: Date().timeIntervalSince(start), writeSeconds: writeSeconds)
+    }
+
+    /// One line for a failed write (disk full, file size limit, I/O error): the file, the
+    /// system's reason, and that the finished samples are kept for `--resume`.
+    static func writeFailure(_ error: Error, sample: Int?, output: String, finished: Int) -> CorpusError {
+        let reason: String
+        if let e = error as? HDF5Error {
+            reason = (e.object.isEmpty ? "" : "\(e.object): ") + e.reason
+        } else if let e = error as? CorpusError { reason = e.reason } else { reason = "\(error)" }
+        let what = sample.map { "cannot store sample \($0)" } ?? "cannot finish writing"
+        return CorpusError(file: output, reason: "\(what): \(reason); the \(finished) finished samples are kept (free space, then rerun with --resume)")
     }
 }

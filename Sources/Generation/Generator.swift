@@ -33,7 +33,9 @@ public final class Generator: @unchecked Sendable {
     public init(recipe: Recipe, model: HeadModel, seed: UInt64) throws {
         self.recipe = recipe; self.model = model; self.seed = seed
         labels = HeadLabelTable(model: model)
-        device = try EmbreeDevice()
+        // HEADLAB_EMBREE_CONFIG passes an Embree device configuration through (e.g. "verbose=2"
+        // prints which BVH builders run and their statistics).
+        device = try EmbreeDevice(config: ProcessInfo.processInfo.environment["HEADLAB_EMBREE_CONFIG"] ?? "")
         let lm = model.landmarkPositions(vertices: model.template)
         let eyes = (lm[36] + lm[45]) / 2
         let ears = (lm[0] + lm[16]) / 2
@@ -271,12 +273,35 @@ public final class Generator: @unchecked Sendable {
 
     /// Renders sample `spec` into `film` (reused across samples) and returns its landmarks.
     public func render(_ spec: SampleSpec, into film: Film, threads: Int = 0) throws -> LandmarkSet {
-        let posed = model.pose(spec.parameters)
-        let scene = try HeadScene(device: device, model: model, labels: labels, posed: posed, global: spec.parameters.global,
-                                  groom: spec.groom.isEmpty ? nil : spec.groom)
+        let scene = try scene(for: spec)
         let integrator = Integrator(appearance: spec.appearance, lighting: spec.lighting, background: spec.background,
                                     effects: spec.effects, settings: RenderSettings(samplesPerPixel: recipe.samplesPerPixel, threads: threads))
         integrator.render(scene, camera: spec.camera, seed: spec.renderSeed, into: film)
         return scene.landmarks(camera: spec.camera)
     }
+
+    /// The posed head (with strands) of `spec`. The views of one multi-view subject share it, so
+    /// the last scene is kept and reused while pose and groom are unchanged: growing a groom and
+    /// building its BVH is a large part of a hair sample's time. The key holds every input of
+    /// `HeadScene` that varies by sample (a scene input added later must join it).
+    func scene(for spec: SampleSpec) throws -> HeadScene {
+        let key = SceneKey(parameters: spec.parameters, groom: spec.groom)
+        sceneLock.lock()
+        if let last = lastScene, last.key == key { sceneLock.unlock(); return last.scene }
+        sceneLock.unlock()
+        let posed = model.pose(spec.parameters)
+        let scene = try HeadScene(device: device, model: model, labels: labels, posed: posed, global: spec.parameters.global,
+                                  groom: spec.groom.isEmpty ? nil : spec.groom)
+        sceneLock.lock(); lastScene = (key, scene); scenesBuilt += 1; sceneLock.unlock()
+        return scene
+    }
+
+    struct SceneKey: Equatable {
+        var parameters: HeadParameters
+        var groom: Groom
+    }
+    private var lastScene: (key: SceneKey, scene: HeadScene)?
+    private let sceneLock = NSLock()
+    /// Scenes built so far (tests check the views of a subject share one).
+    private(set) var scenesBuilt = 0
 }

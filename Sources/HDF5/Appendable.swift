@@ -39,7 +39,7 @@ public final class HDF5AppendableDataset: @unchecked Sendable {
             defer { H5Sclose(memSpace) }
             let t = elementType.fileType()
             defer { H5Tclose(t) }
-            guard H5Dwrite(id, t, memSpace, fileSpace, h5Default, bytes.baseAddress) >= 0 else { throw error("append failed (disk full?)") }
+            guard H5Dwrite(id, t, memSpace, fileSpace, h5Default, bytes.baseAddress) >= 0 else { throw error("append failed\(systemReason(" (disk full?)"))") }
         }
         rows += n
     }

@@ -16,7 +16,8 @@ public enum HDF5ElementType: String, Sendable {
         }
     }
 
-    var size: Int { [.uint8: 1, .int32: 4, .int64: 8, .float16: 2, .float32: 4][self]! }
+    /// Bytes per element.
+    public var size: Int { [.uint8: 1, .int32: 4, .int64: 8, .float16: 2, .float32: 4][self]! }
 }
 
 /// A chunked dataset of fixed shape [N, ...] written and read one leading-index row at a time.
@@ -58,7 +59,7 @@ public final class HDF5Dataset: @unchecked Sendable {
             try withRowSpace(k) { mem, file in
                 let t = elementType.fileType()
                 defer { H5Tclose(t) }
-                guard H5Dwrite(id, t, mem, file, h5Default, bytes.baseAddress) >= 0 else { throw error("write of row \(k) failed (disk full?)") }
+                guard H5Dwrite(id, t, mem, file, h5Default, bytes.baseAddress) >= 0 else { throw error("write of row \(k) failed\(systemReason(" (disk full?)"))") }
             }
         }
     }

@@ -43,6 +43,15 @@ private let hdf5Initialised: Bool = {
 
 let h5Default = hid_t(headlab_h5p_default())
 
+/// Why the last HDF5 call failed, when it was a system call: ": No space left on device",
+/// ": File too large" (from HDF5's error stack), else `fallback`. Call right after the failure.
+func systemReason(_ fallback: String = "") -> String {
+    var buffer = [CChar](repeating: 0, count: 257)
+    headlab_h5_system_error(&buffer)
+    let message = String(cString: buffer)
+    return message.isEmpty ? fallback : ": " + message
+}
+
 /// A group or a file: something that holds datasets, groups and attributes.
 public class HDF5Node: @unchecked Sendable {
     public let id: hid_t
@@ -132,7 +141,7 @@ public class HDF5Node: @unchecked Sendable {
             guard d >= 0 else { throw error(name, "cannot create dataset (does it exist already?)") }
             defer { H5Dclose(d) }
             let status = values.withUnsafeBytes { H5Dwrite(d, T.nativeType, hid_t(headlab_h5s_all()), hid_t(headlab_h5s_all()), h5Default, $0.baseAddress) }
-            guard status >= 0 else { throw error(name, "write failed (disk full?)") }
+            guard status >= 0 else { throw error(name, "write failed\(systemReason(" (disk full?)"))") }
         }
     }
 
@@ -337,11 +346,30 @@ public final class HDF5File: HDF5Node, @unchecked Sendable {
         return fapl
     }
 
-    public func flush() { withHDF5 { _ = H5Fflush(id, H5F_SCOPE_GLOBAL) } }
+    /// Writes every cached chunk and the metadata to disk; fails (disk full, file size limit)
+    /// with the system's reason.
+    public func flush() throws {
+        try withHDF5 {
+            guard H5Fflush(id, H5F_SCOPE_GLOBAL) >= 0 else {
+                throw HDF5Error(file: filePath, object: "", reason: "cannot write to the file\(systemReason(" (disk full?)"))")
+            }
+        }
+    }
 
     public func close() {
         withHDF5 {
             if isOpen { H5Fclose(id); isOpen = false }
+        }
+    }
+
+    /// `close`, reporting a failure to write what was still cached.
+    public func closeChecked() throws {
+        try withHDF5 {
+            guard isOpen else { return }
+            isOpen = false
+            guard H5Fclose(id) >= 0 else {
+                throw HDF5Error(file: filePath, object: "", reason: "cannot write to the file\(systemReason(" (disk full?)"))")
+            }
         }
     }
 
@@ -354,8 +382,8 @@ public final class HDF5File: HDF5Node, @unchecked Sendable {
         let tmp = url.deletingLastPathComponent().appendingPathComponent(".\(url.lastPathComponent).tmp-\(getpid())").path
         do {
             let file = try HDF5File(path: tmp, mode: .truncate)
-            try body(file)
-            file.close()
+            do { try body(file) } catch { file.close(); throw error }
+            try file.closeChecked()
             if FileManager.default.fileExists(atPath: path) { try FileManager.default.removeItem(atPath: path) }
             try FileManager.default.moveItem(atPath: tmp, toPath: path)
         } catch {

@@ -117,19 +117,3 @@ public struct RenderSettings: Equatable, Sendable {
     public var threads: Int = 0
     public init(samplesPerPixel: Int = 16, threads: Int = 0) { self.samplesPerPixel = samplesPerPixel; self.threads = threads }
 }
-
-/// Runs `body(i)` for i in 0..<count on `threads` workers (0 = one per core), each pulling the
-/// next index from a shared counter.
-public func parallelFor(_ count: Int, threads: Int, _ body: (Int) -> Void) {
-    let workers = max(1, min(count, threads > 0 ? threads : ProcessInfo.processInfo.activeProcessorCount))
-    if workers == 1 { for i in 0..<count { body(i) }; return }
-    let lock = NSLock()
-    var next = 0
-    DispatchQueue.concurrentPerform(iterations: workers) { _ in
-        while true {
-            lock.lock(); let i = next; next += 1; lock.unlock()
-            if i >= count { break }
-            body(i)
-        }
-    }
-}

@@ -41,19 +41,6 @@ public final class Film: @unchecked Sendable {
         eyebrowsCoverage = [UInt8](repeating: 0, count: n)
         normalsAmodal = [Float](repeating: 0, count: 3 * n); uvAmodal = [Float](repeating: 0, count: 2 * n)
     }
-
-    /// Resets every label channel to its background value.
-    func clearLabels(row: Int) {
-        let a = row * width, b = a + width
-        for i in a..<b {
-            coverage[i] = 0; foreground[i] = 0; skinVisible[i] = 0; skinAmodal[i] = 0; segmentation[i] = 0
-            depth[i] = 0; triangle[i] = -1
-            hairCoverage[i] = 0; beardCoverage[i] = 0; eyebrowsCoverage[i] = 0
-            uvAmodal[2 * i] = 0; uvAmodal[2 * i + 1] = 0
-            for k in 0..<3 { normalsCamera[3 * i + k] = 0; normalsModel[3 * i + k] = 0; normalsAmodal[3 * i + k] = 0 }
-            uv[2 * i] = 0; uv[2 * i + 1] = 0; barycentric[2 * i] = 0; barycentric[2 * i + 1] = 0
-        }
-    }
 }
 
 /// 68 landmarks of one image.

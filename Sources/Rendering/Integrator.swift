@@ -9,7 +9,9 @@ import HeadModels
 /// (ambient light and its shadowing), each light sampled on its sphere with a shadow ray, a
 /// wrapped (per-channel) diffuse lobe standing in for subsurface scattering, and a GGX specular
 /// lobe (Schlick Fresnel, F0 = 0.028 for skin) whose strength is the subject's oiliness.
-/// Every random number comes from a stream keyed by (seed, pixel), so the image is the same for
+/// A pixel's samples are traced as 16-wide Embree packets, and so are their occlusion rays
+/// (`ShadowBatches`); strand samples beyond `strandShadingBudget` per pixel reuse the mean of
+/// the shaded ones. Every random number comes from a stream keyed by (seed, pixel), so the image is the same for
 /// any number of threads.
 public struct Integrator: Sendable {
     public var appearance: Appearance
@@ -28,24 +30,49 @@ public struct Integrator: Sendable {
         precondition(film.width == camera.width && film.height == camera.height, "film and camera sizes differ")
         let rowsPerBlock = 4
         let blocks = (film.height + rowsPerBlock - 1) / rowsPerBlock
-        parallelFor(blocks, threads: settings.threads) { block in
-            enableFlushToZero()
-            for row in (block * rowsPerBlock)..<min(film.height, (block + 1) * rowsPerBlock) {
-                renderRow(row, scene: scene, camera: camera, seed: seed, film: film)
+        film.withChannels { channels in
+            parallelFor(blocks, threads: settings.threads) { block in
+                enableFlushToZero()
+                let scratch = PixelScratch(lights: lighting.lights.count)
+                for row in (block * rowsPerBlock)..<min(film.height, (block + 1) * rowsPerBlock) {
+                    renderRow(row, scene: scene, camera: camera, seed: seed, film: channels, scratch: scratch)
+                }
             }
         }
         finishImage(film, seed: seed)
     }
 
-    func renderRow(_ y: Int, scene: HeadScene, camera: Camera, seed: UInt64, film: Film) {
+    /// Strand hits shaded per pixel: once this many samples of a pixel have been shaded on
+    /// strands, its further strand samples take their mean (0 = shade every sample). Strand
+    /// samples cost an environment and a shadow ray per light through the hair volume; the
+    /// pixel's coverage and its hair/skin mix still come from every sample.
+    public static let strandShadingBudget = 4
+
+    /// Per-worker buffers: the camera packet, the deferred occlusion rays, per-sample radiance.
+    final class PixelScratch {
+        let camera = RayPacket()
+        let shadows: ShadowBatches
+        let out = UnsafeMutablePointer<SIMD3<Float>>.allocate(capacity: RayPacket.width)
+        let direction = UnsafeMutablePointer<SIMD3<Float>>.allocate(capacity: RayPacket.width)
+        let kind = UnsafeMutablePointer<SampleKind>.allocate(capacity: RayPacket.width)
+        init(lights: Int) { shadows = ShadowBatches(lights: lights) }
+        deinit { out.deallocate(); direction.deallocate(); kind.deallocate() }
+    }
+
+    enum SampleKind: UInt8 { case background, surface, strand, strandReused }
+
+    func renderRow(_ y: Int, scene: HeadScene, camera: Camera, seed: UInt64, film: FilmChannels, scratch: PixelScratch) {
         film.clearLabels(row: y)
         let w2c = camera.worldToCamera.rotation
+        let c2w = camera.cameraToWorld
         let spp = max(1, settings.samplesPerPixel)
         let strata = Int(Float(spp).squareRoot().rounded(.up))
         let pixelSeed = SplitMix64(seed: seed)
-        let packet = RayPacket()
-        for x in 0..<film.width {
-            let i = y * film.width + x
+        let packet = scratch.camera, out = scratch.out, directions = scratch.direction, kinds = scratch.kind
+        let budget = Integrator.strandShadingBudget
+        let width = film.width
+        for x in 0..<width {
+            let i = y * width + x
             // Labels: the ray through the pixel centre.
             let (o, d) = camera.ray(u: Float(x) + 0.5, v: Float(y) + 0.5)
             let first: HeadScene.Hit? = scene.hasStrands ? scene.trace(origin: o, direction: d) : scene.intersect(origin: o, direction: d).map { .head($0) }
@@ -86,36 +113,45 @@ public struct Integrator: Sendable {
             var sum = SIMD3<Float>.zero
             var hits = 0
             var layerHits = SIMD3<Int32>.zero   // samples whose first hit is hair, beard, eyebrows
+            var strandShaded = 0, strandSum = SIMD3<Float>.zero
             // Albedo noise varies on a scale of millimetres: one material per pixel and surface
             // kind serves all its samples (irises are recomputed: the pupil edge is sharp).
             var cached: (kind: UInt8, material: Material)? = nil
             var pixelBackground: SIMD3<Float>? = nil
-            // Camera rays go to Embree as 16-wide packets (coherent: one pixel's samples).
+            // Camera rays go to Embree as 16-wide packets (coherent: one pixel's samples), and so
+            // do their occlusion rays (`ShadowBatches`): each packet is traced, its samples queue
+            // their environment and light rays, the batches are traced, then the samples summed.
             var jitter = rng.derive(0x717)
             var s0 = 0
             while s0 < spp {
                 let count = min(RayPacket.width, spp - s0)
-                var directions = [SIMD3<Float>](repeating: .zero, count: count)
                 var origin = SIMD3<Float>.zero
                 for lane in 0..<count {
                     let s = s0 + lane
                     let sx = (Float(s % strata) + jitter.uniform()) / Float(strata)
                     let sy = (Float(s / strata % strata) + jitter.uniform()) / Float(strata)
-                    let (ro, rd) = camera.ray(u: Float(x) + sx, v: Float(y) + sy)
-                    origin = ro; directions[lane] = rd
-                    packet.set(lane, origin: ro, direction: rd)
+                    // `camera.ray` with the camera-to-world transform hoisted out of the loop.
+                    let n = camera.undistort(SIMD2((Float(x) + sx - camera.cx) / camera.fx, (Float(y) + sy - camera.cy) / camera.fy))
+                    let rd = normalize(c2w.rotation * SIMD3(n.x, n.y, 1))
+                    origin = c2w.translation; directions[lane] = rd
+                    packet.set(lane, origin: origin, direction: rd)
                 }
                 scene.intersect(packet: packet, count: count)
+                scratch.shadows.reset()
                 for lane in 0..<count {
                     let rd = directions[lane]
+                    out[lane] = .zero
                     if packet.hit(lane) && packet.geometry(lane) != 0 {
                         let geometry = packet.geometry(lane)
+                        hits += 1
+                        layerHits[Int(geometry) - 1] += 1
+                        if budget > 0 && strandShaded >= budget { kinds[lane] = .strandReused; continue }
                         let (bu, _) = packet.uv(lane)
                         let sh = scene.resolveStrand(geometry: geometry, primitive: packet.primitive(lane), u: bu, distance: packet.distance(lane),
                                                      origin: origin, direction: rd)
-                        sum += pointwiseMin(shadeStrand(sh, direction: rd, scene: scene, rng: &rng), SIMD3(repeating: 3))
-                        hits += 1
-                        layerHits[Int(geometry) - 1] += 1
+                        kinds[lane] = .strand
+                        strandShaded += 1
+                        out[lane] = queueStrand(sh, direction: rd, lane: lane, shadows: scratch.shadows, rng: &rng)
                     } else if packet.hit(lane) {
                         let (bu, bv) = packet.uv(lane)
                         let hit = scene.resolve(primitive: packet.primitive(lane), u: bu, v: bv, distance: packet.distance(lane),
@@ -125,20 +161,36 @@ public struct Integrator: Sendable {
                         if let c = cached, c.kind == kind, kind != SurfaceKind.iris.rawValue { m = c.material } else {
                             m = material(hit, scene: scene); cached = (kind, m)
                         }
-                        // Clamp single-sample outliers (specular glints off pore-scale normals):
-                        // a small bias that keeps 16-spp images free of fireflies.
-                        sum += pointwiseMin(shade(hit, material: m, direction: rd, scene: scene, rng: &rng), SIMD3(repeating: 3))
+                        kinds[lane] = .surface
                         hits += 1
-                    } else if background.kind != .environment {
-                        // The background is smooth at pixel scale: evaluate it once per pixel.
-                        if pixelBackground == nil {
-                            pixelBackground = backgroundRadiance(u: (Float(x) + 0.5) / Float(film.width), v: (Float(y) + 0.5) / Float(film.height), direction: rd)
-                        }
-                        sum += pixelBackground!
+                        out[lane] = queueSurface(hit, material: m, direction: rd, lane: lane, scene: scene, shadows: scratch.shadows, rng: &rng)
                     } else {
-                        sum += lighting.environment.radiance(rd)
+                        kinds[lane] = .background
+                        if background.kind != .environment {
+                            // The background is smooth at pixel scale: evaluate it once per pixel.
+                            if pixelBackground == nil {
+                                pixelBackground = backgroundRadiance(u: (Float(x) + 0.5) / Float(width), v: (Float(y) + 0.5) / Float(film.height), direction: rd)
+                            }
+                            out[lane] = pixelBackground!
+                        } else {
+                            out[lane] = lighting.environment.radiance(rd)
+                        }
                     }
                 }
+                scratch.shadows.resolve(scene: scene, environment: lighting.environment, into: out)
+                for lane in 0..<count {
+                    switch kinds[lane] {
+                    case .background: sum += out[lane]
+                    // Clamp single-sample outliers (specular glints off pore-scale normals): a
+                    // small bias that keeps 16-spp images free of fireflies.
+                    case .surface: sum += pointwiseMin(out[lane], SIMD3(repeating: 3))
+                    case .strand:
+                        let c = pointwiseMin(out[lane], SIMD3(repeating: 3))
+                        sum += c; strandSum += c
+                    case .strandReused: break
+                    }
+                }
+                for lane in 0..<count where kinds[lane] == .strandReused { sum += strandSum / Float(strandShaded) }
                 s0 += count
             }
             let c = sum / Float(spp)
@@ -201,28 +253,32 @@ public struct Integrator: Sendable {
         }
     }
 
-    /// Outgoing radiance toward the camera from a hit.
-    func shade(_ hit: HeadScene.SurfaceHit, material m: Material, direction: SIMD3<Float>, scene: HeadScene, rng: inout SplitMix64) -> SIMD3<Float> {
+    /// Starts shading a head-mesh sample: returns the unshadowed part of its radiance (the
+    /// environment's reflection) and queues its occlusion rays with the radiance each carries:
+    /// one cosine-weighted environment direction (pdf cos/π cancels the Lambert cos/π, so the
+    /// weight is the albedo) and a point on each light's sphere (wrapped per-channel diffuse +
+    /// GGX). Random numbers are drawn in a fixed order per sample.
+    @inline(__always)
+    func queueSurface(_ hit: HeadScene.SurfaceHit, material m: Material, direction: SIMD3<Float>, lane: Int, scene: HeadScene,
+                      shadows: ShadowBatches, rng: inout SplitMix64) -> SIMD3<Float> {
         var n = hit.normal
         let kind = SurfaceKind(rawValue: scene.labels.faceKind[hit.face]) ?? .skin
         if appearance.poreStrength > 0 && appearance.albedoOverride == nil && (kind == .skin || kind == .lip) {
-            let noise = ValueNoise(seed: appearance.noiseSeed &+ 1)
-            let q = hit.position * 1800
-            let g = SIMD3(noise(q) - 0.5, noise(q + SIMD3(17, 0, 0)) - 0.5, noise(q + SIMD3(0, 31, 0)) - 0.5)
+            // Pore-scale normal noise: a 3-vector value noise in [-0.5, 0.5]³ at 0.55 mm.
+            let g = ValueNoise(seed: appearance.noiseSeed &+ 1).vector(hit.position * 1800) - 0.5
             n = normalize(n + 0.03 * appearance.poreStrength * g)
         }
         let v = -direction
         let origin = hit.position + hit.geometricNormal * 1e-5
         var out = SIMD3<Float>.zero
 
-        // Environment: one cosine-weighted direction; pdf cos/π cancels the Lambert cos/π.
+        // Environment: one cosine-weighted direction, shadowed.
         let (t, b) = basis(n)
         let u1 = rng.uniform(), u2 = rng.uniform()
         let r = u1.squareRoot(), phi = 2 * Float.pi * u2
         let envDir = normalize(t * (r * cos(phi)) + b * (r * sin(phi)) + n * (1 - u1).squareRoot())
         if dot(envDir, hit.geometricNormal) > 0 {
-            let tr = scene.transmittance(origin: origin, direction: envDir, near: 0, far: .infinity)
-            if tr > 0 { out += tr * (m.albedo * lighting.environment.radiance(envDir)) }
+            shadows.add(0, lane: lane, origin: origin, direction: envDir, near: 0, far: .infinity, weight: m.albedo)
         }
         // Environment reflection for glossy surfaces (cornea, oily skin), unshadowed.
         if m.specular > 0 {
@@ -234,7 +290,7 @@ public struct Integrator: Sendable {
             out += m.specular * fresnel(max(0, dot(v, n))) * l
         }
         // Lights: a point on the light's sphere, a shadow ray, wrapped diffuse + GGX.
-        for light in lighting.lights {
+        for (j, light) in lighting.lights.enumerated() {
             var p = light.position
             if light.radius > 0 {
                 let z = 2 * rng.uniform() - 1, a = 2 * Float.pi * rng.uniform(), s = (1 - z * z).squareRoot()
@@ -245,15 +301,12 @@ public struct Integrator: Sendable {
             let l = toLight / dist
             let ndl = dot(n, l)
             if ndl <= -0.4 { continue }
-            let tr = scene.transmittance(origin: origin, direction: l, near: 0, far: dist)
-            if tr == 0 { continue }
-            let e = tr * light.color / max(dist * dist, 1e-4)
+            let e = light.color / max(dist * dist, 1e-4)
             let wrapped = SIMD3<Float>(max(0, (ndl + m.wrap.x) / (1 + m.wrap.x)), max(0, (ndl + m.wrap.y) / (1 + m.wrap.y)),
                                        max(0, (ndl + m.wrap.z) / (1 + m.wrap.z)))
-            out += m.albedo / Float.pi * wrapped * e
-            if ndl > 0 && m.specular > 0 {
-                out += m.specular * ggx(n: n, v: v, l: l, alpha: m.alpha) * ndl * e
-            }
+            var c = m.albedo / Float.pi * wrapped * e
+            if ndl > 0 && m.specular > 0 { c += m.specular * ggx(n: n, v: v, l: l, alpha: m.alpha) * ndl * e }
+            if c != .zero { shadows.add(1 + j, lane: lane, origin: origin, direction: l, near: 0, far: dist, weight: c) }
         }
         return out
     }
@@ -272,26 +325,26 @@ public struct Integrator: Sendable {
             + albedo * (0.07 * s2 * 24 / (2 * Float.pi)) * sinTL
     }
 
-    /// Outgoing radiance from a strand: one uniform environment direction and every light, each
-    /// with a shadow ray that other strands attenuate (`HeadScene.transmittance`).
-    func shadeStrand(_ h: HeadScene.StrandHit, direction: SIMD3<Float>, scene: HeadScene, rng: inout SplitMix64) -> SIMD3<Float> {
+    /// Starts shading a strand sample like `queueSurface`: one uniform environment direction
+    /// and every light, each with a shadow ray that other strands attenuate
+    /// (`HeadScene.transmittance`); returns the unshadowed environment specular.
+    @inline(__always)
+    func queueStrand(_ h: HeadScene.StrandHit, direction: SIMD3<Float>, lane: Int, shadows: ShadowBatches, rng: inout SplitMix64) -> SIMD3<Float> {
         let albedo = appearance.albedoOverride ?? h.color
         let v = -direction, origin = h.position + h.normal * 5e-5
         var out = SIMD3<Float>.zero
         let z = 2 * rng.uniform() - 1, a = 2 * Float.pi * rng.uniform(), s = max(0, 1 - z * z).squareRoot()
         let w = SIMD3(s * cos(a), s * sin(a), z)
         let tl = dot(h.tangent, w)
-        let tr = scene.transmittance(origin: origin, direction: w, near: 1e-4, far: .infinity)
-        if tr > 0 {
-            // Uniform-sphere estimator of the diffuse lobe: radiance × (albedo sin / π) × 4π / π.
-            out += tr * 4 * lighting.environment.radiance(w) * albedo / Float.pi * max(0, 1 - tl * tl).squareRoot()
-        }
+        // Uniform-sphere estimator of the diffuse lobe: radiance × (albedo sin / π) × 4π / π.
+        shadows.add(0, lane: lane, origin: origin, direction: w, near: 1e-4, far: .infinity,
+                    weight: 4 * albedo / Float.pi * max(0, 1 - tl * tl).squareRoot())
         // Environment specular: the mirror direction about the fibre (the centre of Kajiya–Kay's
         // cone), unshadowed and clamped like skin's rough reflection, white R and coloured TRT.
         let mirror = v - 2 * dot(v, h.tangent) * h.tangent
         let envSpec = pointwiseMin(lighting.environment.radiance(normalize(mirror)), SIMD3(repeating: 1.5))
         out += envSpec * (SIMD3(repeating: 0.05) + 0.12 * albedo)
-        for light in lighting.lights {
+        for (j, light) in lighting.lights.enumerated() {
             var p = light.position
             if light.radius > 0 {
                 let z = 2 * rng.uniform() - 1, a = 2 * Float.pi * rng.uniform(), s = (1 - z * z).squareRoot()
@@ -299,9 +352,8 @@ public struct Integrator: Sendable {
             }
             let toLight = p - h.position
             let dist = length(toLight), l = toLight / dist
-            let tr = scene.transmittance(origin: origin, direction: l, near: 1e-4, far: dist)
-            if tr == 0 { continue }
-            out += tr * light.color / max(dist * dist, 1e-4) * kajiyaKay(tangent: h.tangent, normal: h.normal, v: v, l: l, albedo: albedo)
+            shadows.add(1 + j, lane: lane, origin: origin, direction: l, near: 1e-4, far: dist,
+                        weight: light.color / max(dist * dist, 1e-4) * kajiyaKay(tangent: h.tangent, normal: h.normal, v: v, l: l, albedo: albedo))
         }
         return out
     }

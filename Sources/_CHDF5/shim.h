@@ -38,3 +38,28 @@ static inline hid_t headlab_h5t_ieee_f16le(void) {
 
 /// Silence HDF5's automatic error-stack printing; callers turn failures into Swift errors.
 static inline void headlab_h5_silence_errors(void) { H5Eset_auto2(H5E_DEFAULT, NULL, NULL); }
+
+#include <string.h>
+
+static herr_t headlab_h5_find_system_error(unsigned n, const H5E_error2_t *e, void *data) {
+    char *out = (char *)data;
+    (void)n;
+    if (out[0] == 0 && e->desc) {
+        const char *p = strstr(e->desc, "error message = '");
+        if (p) {
+            p += strlen("error message = '");
+            size_t i = 0;
+            while (p[i] && p[i] != '\'' && i < 255) { out[i] = p[i]; i++; }
+            out[i] = 0;
+        }
+    }
+    return 0;
+}
+
+/// The operating-system message (strerror text, e.g. "No space left on device" or "File too
+/// large") that HDF5's file driver recorded on the current error stack, or "" when the last
+/// failure was not a failed system call. `out` holds at least 256 bytes.
+static inline void headlab_h5_system_error(char *out) {
+    out[0] = 0;
+    H5Ewalk2(H5E_DEFAULT, H5E_WALK_DOWNWARD, headlab_h5_find_system_error, out);
+}

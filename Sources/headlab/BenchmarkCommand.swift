@@ -28,13 +28,13 @@ struct Benchmark: ParsableCommand {
                     recipe.cropProbability = 0
                     let g = try Generator(recipe: recipe, model: m, seed: 1)
                     let film = Film(width: size, height: size)
-                    _ = try g.render(g.spec(0), into: film, threads: threads)  // warm-up
-                    var seconds = 0.0, rays = 0.0
+                    _ = try g.render(g.spec(images), into: film, threads: threads)  // warm-up (another subject: no cached scene)
+                    var seconds = 0.0, rays = 0.0, cpu = 0.0
                     for k in 0..<images {
                         let spec = g.spec(k)
-                        let t0 = Date()
+                        let t0 = Date(), c0 = cpuSeconds()
                         _ = try g.render(spec, into: film, threads: threads)
-                        seconds += Date().timeIntervalSince(t0)
+                        seconds += Date().timeIntervalSince(t0); cpu += cpuSeconds() - c0
                         let hit = Double(film.coverage.reduce(0) { $0 + Int($1) }) / (255 * Double(size * size))
                         rays += Integrator(appearance: spec.appearance, lighting: spec.lighting, background: spec.background,
                                            effects: spec.effects, settings: RenderSettings(samplesPerPixel: spp))
@@ -48,8 +48,9 @@ struct Benchmark: ParsableCommand {
                     let single = EmbreeReference.primaryRays(scene, camera: spec.camera, threads: threads, packets: false)
                     let packet = EmbreeReference.primaryRays(scene, camera: spec.camera, threads: threads, packets: true)
                     let pipeline = rays / seconds
-                    print(String(format: "%4d²  %5.2f images/s  pipeline %5.1f Mrays/s | bare Embree primary: %5.1f Mrays/s single, %5.1f Mrays/s 16-wide (pipeline/packets %.2f) | scene build (pose+BVH) %.1f ms",
-                                 size, Double(images) / seconds, pipeline / 1e6, single.raysPerSecond / 1e6, packet.raysPerSecond / 1e6, pipeline / packet.raysPerSecond, build * 1000))
+                    print(String(format: "%4d²  %5.2f images/s (%.2f CPU s/image: %.2f images/s on %d idle cores)  pipeline %5.1f Mrays/s | bare Embree primary: %5.1f Mrays/s single, %5.1f Mrays/s 16-wide (pipeline/packets %.2f) | scene build (pose+BVH) %.1f ms",
+                                 size, Double(images) / seconds, cpu / Double(images), Double(workers) * Double(images) / cpu, workers,
+                                 pipeline / 1e6, single.raysPerSecond / 1e6, packet.raysPerSecond / 1e6, pipeline / packet.raysPerSecond, build * 1000))
                     try hairLine(m, size: size)
                 }
                 // Corpus writing share and memory: a small corpus at the first size.
@@ -81,13 +82,13 @@ extension Benchmark.Render {
         recipe.beardProbability = 1; recipe.beardStyles = ["full": 1]; recipe.strandBrowProbability = 1
         let g = try Generator(recipe: recipe, model: m, seed: 1)
         let film = Film(width: size, height: size)
-        _ = try g.render(g.spec(0), into: film, threads: threads)
-        var seconds = 0.0
+        _ = try g.render(g.spec(images), into: film, threads: threads)  // warm-up (another subject: no cached scene)
+        var seconds = 0.0, cpu = 0.0
         for k in 0..<images {
             let spec = g.spec(k)
-            let t0 = Date()
+            let t0 = Date(), c0 = cpuSeconds()
             _ = try g.render(spec, into: film, threads: threads)
-            seconds += Date().timeIntervalSince(t0)
+            seconds += Date().timeIntervalSince(t0); cpu += cpuSeconds() - c0
         }
         let spec = g.spec(0)
         let t0 = Date()
@@ -95,10 +96,25 @@ extension Benchmark.Render {
                                   groom: spec.groom)
         let build = Date().timeIntervalSince(t0)
         let strands = scene.strands.map(\.strandCount).reduce(0, +), segments = scene.strands.map(\.segments.count).reduce(0, +)
-        print(String(format: "%4d²  %5.2f images/s with hair: %d strands (%d scalp), %d segments | scene build %.1f ms (growing %.1f ms, BVH with strands %.1f ms)",
-                     size, Double(images) / seconds, strands, scene.strands[0].strandCount, segments, build * 1000,
+        print(String(format: "%4d²  %5.2f images/s (%.2f CPU s/image: %.2f images/s on %d idle cores) with hair: %d strands (%d scalp), %d segments | scene build %.1f ms (growing %.1f ms, BVH with strands %.1f ms)",
+                     size, Double(images) / seconds, cpu / Double(images), Double(workers) * Double(images) / cpu, workers, strands, scene.strands[0].strandCount, segments, build * 1000,
                      scene.growSeconds * 1000, scene.strandBVHSeconds * 1000))
     }
+}
+
+extension Benchmark.Render {
+    /// Render workers (the `--threads` option, 0 = one per core).
+    var workers: Int { threads > 0 ? threads : ProcessInfo.processInfo.activeProcessorCount }
+}
+
+/// User + system CPU seconds of this process so far. On a machine shared with other jobs the
+/// wall-clock rate depends on their load; CPU seconds per image (and the rate on idle cores
+/// they imply, `workers / (CPU s per image)`, assuming the tiles scale) hardly do.
+func cpuSeconds() -> Double {
+    var usage = rusage()
+    getrusage(__rusage_who_t(RUSAGE_SELF.rawValue), &usage)
+    func s(_ t: timeval) -> Double { Double(t.tv_sec) + Double(t.tv_usec) / 1e6 }
+    return s(usage.ru_utime) + s(usage.ru_stime)
 }
 
 /// VmHWM from /proc/self/status.

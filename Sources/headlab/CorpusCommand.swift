@@ -60,13 +60,15 @@ struct CorpusCommand: ParsableCommand {
     }
 
     struct Merge: ParsableCommand {
-        static let configuration = CommandConfiguration(abstract: "Merge complete shards of one corpus into one file.")
+        static let configuration = CommandConfiguration(abstract: "Merge complete shards of one corpus into one file (a copy, or with --virtual an HDF5 virtual dataset file referring to the shards).")
         @Argument(help: "Shard files (any order).") var shards: [String]
         @Option(name: .shortAndLong, help: "Output file.") var out: String
+        @Flag(help: "Write HDF5 virtual datasets that refer to the shard files instead of copying their rows (the shards must stay in place).")
+        var virtual = false
         func run() throws {
             try runReportingErrors {
-                try CorpusMerge.merge(shards: shards, output: out)
-                print("\(out): merged \(shards.count) shards")
+                try CorpusMerge.merge(shards: shards, output: out, virtual: virtual)
+                print("\(out): merged \(shards.count) shards\(virtual ? " (virtual datasets referring to the shards)" : "")")
             }
         }
     }

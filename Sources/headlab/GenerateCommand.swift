@@ -18,6 +18,9 @@ struct Generate: ParsableCommand {
     @Flag(help: "Skip the contact sheet.") var noPreview = false
 
     func run() throws {
+        // Past a file size limit (ulimit -f) writes then fail with EFBIG and are reported like a
+        // full disk, instead of SIGXFSZ killing the process mid-sample.
+        signal(SIGXFSZ, SIG_IGN)
         try runReportingErrors {
             let r = try Recipe.load(path: recipe)
             let parts = shard.split(separator: "/").compactMap { Int($0) }
