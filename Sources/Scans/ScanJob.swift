@@ -191,7 +191,7 @@ public struct ScanJob {
             try bytes.withUnsafeBytes { try file.openDataset(name).writeRow(s, bytes: $0) }
         }
         try vo.writeRow(s + 1, [v0 + Int64(stored.vertices)]); try fo.writeRow(s + 1, [f0 + Int64(stored.faces)])
-        file.flush()
+        try file.flush()
         try file.openDataset("complete").writeRow(s, [UInt8(1)])
     }
 
