@@ -26,6 +26,14 @@ public final class Film: @unchecked Sendable {
     public var eyebrowsCoverage: [UInt8] // [H, W] 0…255, … strand eyebrows
     public var normalsAmodal: [Float]    // [H, W, 3] camera-frame head-mesh normal ignoring strands (0 off the head)
     public var uvAmodal: [Float]         // [H, W, 2] head-mesh UV ignoring strands
+    /// [L, H, W] 0…255 per `AccessoryLayer` (glasses, headwear, facewear, clothing): fraction of RGB
+    /// samples whose first hit is that layer (lenses count as glasses).
+    public var accessoryCoverage: [UInt8]
+    /// One accessory layer's coverage plane.
+    public func coverage(_ layer: AccessoryLayer) -> ArraySlice<UInt8> {
+        let n = width * height
+        return accessoryCoverage[(layer.rawValue * n)..<((layer.rawValue + 1) * n)]
+    }
 
     public init(width: Int, height: Int) {
         self.width = width; self.height = height
@@ -40,6 +48,7 @@ public final class Film: @unchecked Sendable {
         hairCoverage = [UInt8](repeating: 0, count: n); beardCoverage = [UInt8](repeating: 0, count: n)
         eyebrowsCoverage = [UInt8](repeating: 0, count: n)
         normalsAmodal = [Float](repeating: 0, count: 3 * n); uvAmodal = [Float](repeating: 0, count: 2 * n)
+        accessoryCoverage = [UInt8](repeating: 0, count: AccessoryLayer.allCases.count * n)
     }
 
     /// Resets every label channel to its background value.
@@ -50,6 +59,7 @@ public final class Film: @unchecked Sendable {
             depth[i] = 0; triangle[i] = -1
             hairCoverage[i] = 0; beardCoverage[i] = 0; eyebrowsCoverage[i] = 0
             uvAmodal[2 * i] = 0; uvAmodal[2 * i + 1] = 0
+            for l in 0..<AccessoryLayer.allCases.count { accessoryCoverage[l * width * height + i] = 0 }
             for k in 0..<3 { normalsCamera[3 * i + k] = 0; normalsModel[3 * i + k] = 0; normalsAmodal[3 * i + k] = 0 }
             uv[2 * i] = 0; uv[2 * i + 1] = 0; barycentric[2 * i] = 0; barycentric[2 * i + 1] = 0
         }

@@ -146,7 +146,7 @@ final class CorpusGenerationTests: XCTestCase {
         sys.path.insert(0, sys.argv[2])
         from headlab_dataset import HeadLabCorpus
         f = h5py.File(sys.argv[1], 'r')
-        assert f.attrs['format'] == 'headlab-corpus' and f.attrs['schema_version'] == 2
+        assert f.attrs['format'] == 'headlab-corpus' and f.attrs['schema_version'] == 3
         assert 'image: {width: 40' in f.attrs['recipe']
         n, h, w = 3, 32, 40
         expect = {'rgb': ((n, h, w, 3), 'uint8'), 'segmentation': ((n, h, w), 'uint8'), 'normals_camera': ((n, h, w, 3), 'float16'),
