@@ -266,12 +266,17 @@ struct AccessoryBuilder {
         for j in 0..<HairCompression.elevations {
             for i in 0..<columns {
                 let (phi, e) = HairCompression.cellCentre(i, j)
-                let rim = rimElevation(phi, front: eFront, side: eSide, back: eBack)
-                let top = rim + (bandHeight.isFinite ? bandHeight / 0.09 : 10)
-                guard e > rim - 0.35, e < top + 0.35, let r = radius(phi, e) else { continue }
-                let inside = r + gap - 0.001
-                let below = max(0, rim - e, e - top)     // angular distance outside the covered band
-                compression.limits[j * columns + i] = inside + below * 0.1 / 0.35
+                let halfCell = Float.pi / Float(HairCompression.elevations) / 2, halfWidth = Float.pi / Float(columns)
+                // The rim over the cell's azimuth range (lowest), the cell's elevation range.
+                let rims = [phi - halfWidth, phi, phi + halfWidth].map { rimElevation($0, front: eFront, side: eSide, back: eBack) }
+                let rim = rims.min()!, top = rims.max()! + (bandHeight.isFinite ? bandHeight / 0.09 : 10)
+                let eLo = e - halfCell, eHi = e + halfCell
+                guard eHi > rim - 0.5, eLo < top + 0.5 else { continue }
+                let rs = [eLo, e, eHi].compactMap { radius(phi, $0) }
+                guard let r = rs.min() else { continue }
+                let inside = r + gap - 0.0015
+                let outside = max(0, rim - eHi, eLo - top)   // angular distance outside the covered band
+                compression.limits[j * columns + i] = inside + outside * 0.1
             }
         }
         geometry.compression = compression
@@ -280,6 +285,7 @@ struct AccessoryBuilder {
         let second = material(AccessoryMaterial(kind: .fabric, albedo: h.secondary, roughness: 0.6, specular: 0.03, pattern: .weave, period: 0.0015))
         // The shell: rows from the rim up to the crown (or the top of a band).
         let rows = 16
+        let crownTop = (radius(0, Float.pi / 2) ?? 0.1) + 0.022
         var grid: [[SIMD3<Float>]] = [], params: [[SIMD2<Float>]] = []
         let phis = (0..<columns).map { -Float.pi + 2 * Float.pi * Float($0) / Float(columns) }
         var lastR = [Float](repeating: 0.09, count: columns)
@@ -294,8 +300,10 @@ struct AccessoryBuilder {
                 lastR[i] = rad
                 var extra = gap
                 if h.style == .beanie { extra += (t < 0.25 ? 0.002 : 0) + 0.008 * t * t }      // cuff, slack crown
-                if h.style == .hat { extra += 0.03 * pow(t, 3) }                                // taller crown
-                row.append(HeadFrame.spherical(phi, e) * (rad + extra))
+                if h.style == .hat { extra += 0.012 * t + 0.03 * t * t }                          // roomier crown
+                var q = HeadFrame.spherical(phi, e) * (rad + extra)
+                if h.style == .hat { q.y = min(q.y, crownTop) }                                  // flat top, above the scalp
+                row.append(q)
                 prow.append(SIMD2(phi * 0.09, e * 0.09))
             }
             grid.append(row); params.append(prow)
@@ -498,30 +506,55 @@ struct AccessoryBuilder {
         let collarHeight: Float = c.style == .crew ? 0.018 : c.style == .collar ? 0.03 : 0.05
         let gap: Float = c.style == .turtleneck ? 0.003 : 0.004
         var heights: [Float] = []
-        for k in 0...8 { heights.append(-0.06 + 0.055 * pow(Float(k) / 8, 0.7)) }        // flared shirt below the neck mesh
+        for k in 0...8 { heights.append(-0.045 + 0.04 * pow(Float(k) / 8, 0.7)) }        // flared shirt below the neck mesh
         for k in 1...10 { heights.append(-0.005 + (collarHeight + 0.005) * Float(k) / 10) }
         var lastRadius = [Float](repeating: 0.06, count: columns)
         var grid: [[SIMD3<Float>]] = []
-        // Radii from the top down, so rows below the neck mesh inherit the lowest hit.
+        // The neck's radial envelope: per angular column (±1 column) and height band (±8 mm; rows
+        // below the mesh use its lowest 12 mm), the largest radius of any posed vertex there (the
+        // jaw too, when it comes down), and the outermost ray hit at the row's height.
+        var samples: [(column: Int, height: Float, radius: Float)] = []
+        for v in 0..<(scene.vertices.count / 3) {
+            let d = scene.vertices.vec3(v) - o, hv = dot(d, up)
+            guard hv > -0.01, hv < collarHeight + 0.1 else { continue }
+            let radial = d - hv * up
+            var th = atan2(dot(radial, side), dot(radial, forward))
+            if th < 0 { th += 2 * Float.pi }
+            samples.append((Int(th / (2 * Float.pi) * Float(columns)) % columns, hv, length(radial)))
+        }
+        // Where the neck mesh ends in each column (the cut can slant): rows start there.
+        var bottom = [Float](repeating: .infinity, count: columns)
+        for s in samples { for dc in -1...1 { let c = (s.column + dc + columns) % columns; bottom[c] = min(bottom[c], s.height) } }
+        for i in 0..<columns where !bottom[i].isFinite { bottom[i] = 0 }
         var radii = [[Float]](repeating: lastRadius, count: heights.count)
-        for (r, hgt) in heights.enumerated().reversed() {
+        for (r, rowHeight) in heights.enumerated().reversed() {
+            var envelope = [Float](repeating: 0, count: columns)
+            for s in samples {
+                for dc in -1...1 {
+                    let c = (s.column + dc + columns) % columns, hgt = bottom[c] + rowHeight
+                    let band: ClosedRange<Float> = rowHeight < 0.004 ? bottom[c]...(bottom[c] + 0.012) : (hgt - 0.008)...(hgt + 0.008)
+                    if band.contains(s.height) { envelope[c] = max(envelope[c], s.radius) }
+                }
+            }
             for i in 0..<columns {
                 let th = 2 * Float.pi * Float(i) / Float(columns)
                 let h = cos(th) * forward + sin(th) * side
+                let hgt = bottom[i] + rowHeight
                 let axis = o + hgt * up
-                if hgt > -0.004, let hit = scene.headHit(origin: axis + 0.35 * h, direction: -h, far: 0.35) {
-                    lastRadius[i] = 0.35 - hit.distance
-                }
+                var rad: Float = envelope[i]
+                if rowHeight > -0.004, let hit = scene.headHit(origin: axis + 0.35 * h, direction: -h, far: 0.35) { rad = max(rad, 0.35 - hit.distance) }
+                if rad > 0 { lastRadius[i] = rad }
                 radii[r][i] = lastRadius[i] + gap
             }
         }
-        for (r, hgt) in heights.enumerated() {
-            let below = max(0, -hgt - 0.004)
+        for (r, rowHeight) in heights.enumerated() {
+            let below = max(0, -rowHeight - 0.004)
             grid.append((0..<columns).map { i in
+                let hgt = bottom[i] + rowHeight
                 let th = 2 * Float.pi * Float(i) / Float(columns)
                 let h = cos(th) * forward + sin(th) * side
                 // Shoulders: the shirt widens below the neck, more to the sides than front/back.
-                let flare = below * (1.2 + 4 * abs(sin(th))) + below * below * 20
+                let flare = below * (0.8 + 2.5 * abs(sin(th))) + below * below * 10
                 return frame.local(o + hgt * up + h * (radii[r][i] + flare) - below * 0.3 * up)
             })
         }

@@ -30,9 +30,9 @@ public final class Film: @unchecked Sendable {
     /// samples whose first hit is that layer (lenses count as glasses).
     public var accessoryCoverage: [UInt8]
     /// One accessory layer's coverage plane.
-    public func coverage(_ layer: AccessoryLayer) -> ArraySlice<UInt8> {
+    public func coverage(_ layer: AccessoryLayer) -> [UInt8] {
         let n = width * height
-        return accessoryCoverage[(layer.rawValue * n)..<((layer.rawValue + 1) * n)]
+        return Array(accessoryCoverage[(layer.rawValue * n)..<((layer.rawValue + 1) * n)])
     }
 
     public init(width: Int, height: Int) {
