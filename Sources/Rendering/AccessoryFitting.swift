@@ -506,7 +506,7 @@ struct AccessoryBuilder {
         let collarHeight: Float = c.style == .crew ? 0.018 : c.style == .collar ? 0.03 : 0.05
         let gap: Float = c.style == .turtleneck ? 0.003 : 0.004
         var heights: [Float] = []
-        for k in 0...8 { heights.append(-0.045 + 0.04 * pow(Float(k) / 8, 0.7)) }        // flared shirt below the neck mesh
+        for k in 0...10 { heights.append(-0.16 + 0.155 * pow(Float(k) / 10, 0.6)) }       // shirt and shoulders below the neck mesh
         for k in 1...10 { heights.append(-0.005 + (collarHeight + 0.005) * Float(k) / 10) }
         var lastRadius = [Float](repeating: 0.06, count: columns)
         var grid: [[SIMD3<Float>]] = []
@@ -553,9 +553,11 @@ struct AccessoryBuilder {
                 let hgt = bottom[i] + rowHeight
                 let th = 2 * Float.pi * Float(i) / Float(columns)
                 let h = cos(th) * forward + sin(th) * side
-                // Shoulders: the shirt widens below the neck, more to the sides than front/back.
-                let flare = below * (0.8 + 2.5 * abs(sin(th))) + below * below * 10
-                return frame.local(o + hgt * up + h * (radii[r][i] + flare) - below * 0.3 * up)
+                // Shoulders: to the sides the shirt spreads out ~19 cm within a few cm below the
+                // neck (sloping down), front and back it falls nearly straight (chest, back).
+                let s = sin(th) * sin(th)
+                let flare = s * 0.19 * (1 - exp(-below / 0.035)) + 0.2 * below
+                return frame.local(o + hgt * up + h * (radii[r][i] + flare))
             })
         }
         let m = material(AccessoryMaterial(kind: .fabric, albedo: c.color, roughness: 0.7, specular: 0.03,

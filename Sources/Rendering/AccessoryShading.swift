@@ -54,7 +54,7 @@ extension Integrator {
         case .pleats:
             let t = h.params.y / m.period
             albedo *= 0.82 + 0.18 * (t - t.rounded(.down))
-        case .weave: albedo *= 0.9 + 0.1 * abs(sin(Float.pi * h.params.x / m.period) * sin(Float.pi * h.params.y / m.period))
+        case .weave: albedo *= 0.96 + 0.04 * abs(sin(Float.pi * h.params.x / m.period) * sin(Float.pi * h.params.y / m.period))
         }
         let metal = m.kind == .metal
         let f0 = metal ? albedo : SIMD3(repeating: m.specular)

@@ -51,6 +51,7 @@ struct Benchmark: ParsableCommand {
                     print(String(format: "%4d²  %5.2f images/s  pipeline %5.1f Mrays/s | bare Embree primary: %5.1f Mrays/s single, %5.1f Mrays/s 16-wide (pipeline/packets %.2f) | scene build (pose+BVH) %.1f ms",
                                  size, Double(images) / seconds, pipeline / 1e6, single.raysPerSecond / 1e6, packet.raysPerSecond / 1e6, pipeline / packet.raysPerSecond, build * 1000))
                     try hairLine(m, size: size)
+                    try accessoryLine(m, size: size)
                 }
                 // Corpus writing share and memory: a small corpus at the first size.
                 let dir = FileManager.default.temporaryDirectory.appendingPathComponent("headlab-bench-\(getpid())")
