@@ -179,6 +179,8 @@ public struct AccessoryGeometry: Sendable {
     public var materials: [AccessoryMaterial] = []
     /// Headwear's hair compression (nil when no headwear constrains hair).
     public var compression: HairCompression? = nil
+    /// The clothing's volume round the neck (hair lying on the shoulders is pushed out of it).
+    public var clothing: ClothingVolume? = nil
     public init() {}
     public func mesh(geometry id: UInt32) -> AccessoryMesh { meshes[Int(id - AccessoryLayer.firstGeometryID)] }
 }
@@ -229,6 +231,46 @@ public struct HairCompression: Sendable {
             let lim = limits[cell(l / r)]
             if r > lim {
                 let w = frame.world(l * (lim / r))
+                s.points[k] = SIMD4(w.x, w.y, w.z, q.w)
+            }
+        }
+        return s
+    }
+}
+
+/// The clothing as a radius field round the neck axis: column i (azimuth 2πi/C from `forward`
+/// toward `side`), row r at height `bottom[i] + heights[r]` along `up` from `origin`, radius
+/// `radius[r][i]` (world metres). Hair that falls onto the shoulders is pushed radially out of
+/// it: a strand point inside (radius below the shirt's, linearly interpolated between rows, at
+/// a height within the rows) moves to 2 mm outside, so long hair lies on the shirt.
+public struct ClothingVolume: Sendable {
+    var origin: SIMD3<Float>, up: SIMD3<Float>, forward: SIMD3<Float>, side: SIMD3<Float>
+    var bottom: [Float], heights: [Float]
+    var radius: [[Float]]
+
+    /// The shirt's radius at world point `p`'s azimuth and height, or nil above or below it.
+    public func radius(at p: SIMD3<Float>) -> Float? {
+        let columns = bottom.count
+        let d = p - origin, h = dot(d, up)
+        var th = atan2(dot(d, side), dot(d, forward))
+        if th < 0 { th += 2 * Float.pi }
+        let i = Int((th / (2 * Float.pi) * Float(columns)).rounded()) % columns
+        let rel = h - bottom[i]
+        guard let last = heights.last, let first = heights.first, rel >= first, rel <= last else { return nil }
+        var r = 0
+        while r + 1 < heights.count - 1 && heights[r + 1] < rel { r += 1 }
+        let t = max(0, min(1, (rel - heights[r]) / max(1e-6, heights[r + 1] - heights[r])))
+        return radius[r][i] + (radius[r + 1][i] - radius[r][i]) * t
+    }
+
+    public func push(_ set: StrandSet) -> StrandSet {
+        var s = set
+        for k in 0..<s.points.count {
+            let q = s.points[k], p = SIMD3(q.x, q.y, q.z)
+            guard let r = radius(at: p) else { continue }
+            let d = p - origin, h = dot(d, up), radial = d - h * up, rho = length(radial)
+            if rho < r + 0.002 && rho > 1e-6 {
+                let w = origin + h * up + radial * ((r + 0.002) / rho)
                 s.points[k] = SIMD4(w.x, w.y, w.z, q.w)
             }
         }

@@ -547,8 +547,13 @@ struct AccessoryBuilder {
                 radii[r][i] = lastRadius[i] + gap
             }
         }
+        var volume = ClothingVolume(origin: o, up: up, forward: forward, side: side, bottom: bottom, heights: heights, radius: [])
         for (r, rowHeight) in heights.enumerated() {
             let below = max(0, -rowHeight - 0.004)
+            volume.radius.append((0..<columns).map { i in
+                let th = 2 * Float.pi * Float(i) / Float(columns), s = sin(th) * sin(th)
+                return radii[r][i] + s * 0.19 * (1 - exp(-below / 0.035)) + 0.2 * below
+            })
             grid.append((0..<columns).map { i in
                 let hgt = bottom[i] + rowHeight
                 let th = 2 * Float.pi * Float(i) / Float(columns)
@@ -560,6 +565,7 @@ struct AccessoryBuilder {
                 return frame.local(o + hgt * up + h * (radii[r][i] + flare))
             })
         }
+        geometry.clothing = volume
         let m = material(AccessoryMaterial(kind: .fabric, albedo: c.color, roughness: 0.7, specular: 0.03,
                                            pattern: c.style == .turtleneck ? .knit : .weave, period: c.style == .turtleneck ? 0.004 : 0.0012))
         geometry.meshes[AccessoryLayer.clothing.rawValue].addGrid(grid, material: m, wrap: true)

@@ -42,10 +42,13 @@ extension HeadScene {
         if hasAccessories { rtcCommitScene(scene) }
     }
 
-    /// Scalp hair pushed under the headwear (other layers unchanged).
+    /// Scalp hair pushed under the headwear and out of the clothing (other layers unchanged).
     func compressUnderHeadwear(_ set: StrandSet) -> StrandSet {
-        guard set.layer == .hair, let c = accessories.compression else { return set }
-        return c.compress(set)
+        guard set.layer == .hair else { return set }
+        var s = set
+        if let c = accessories.compression { s = c.compress(s) }
+        if let v = accessories.clothing { s = v.push(s) }
+        return s
     }
 
     @inline(__always)

@@ -228,6 +228,24 @@ final class AccessoryTests: XCTestCase {
         }
     }
 
+    func testLongHairLiesOnTheClothing() throws {
+        let m = try HairTests.realModel()
+        var g = Groom(); g.style = .long; g.strands = 2000; g.length = 0.3; g.seed = 5; g.gravity = 0.7
+        var a = Accessories(); a.clothing = Accessories.Clothing()
+        let s = try scene(m, a, groom: g)
+        let volume = try XCTUnwrap(s.accessories.clothing)
+        func inside(_ q: SIMD4<Float>) -> Bool {
+            let p = SIMD3(q.x, q.y, q.z)
+            guard let r = volume.radius(at: p) else { return false }
+            let d = p - volume.origin, h = dot(d, volume.up)
+            return length(d - h * volume.up) < r + 0.0019
+        }
+        XCTAssertEqual(s.strands[0].points.filter(inside).count, 0, "hair inside the shirt")
+        // Without the push, long hair falls through the shoulders.
+        let bare = try scene(m, Accessories(), groom: g)
+        XCTAssertGreaterThan(bare.strands[0].points.filter(inside).count, 100)
+    }
+
     func testAccessoriesAreDeterministicAndThreadIndependent() throws {
         let m = try HairTests.realModel()
         let outfit = outfits()[0]
