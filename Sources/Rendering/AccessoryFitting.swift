@@ -114,9 +114,10 @@ struct AccessoryBuilder {
 
     mutating func build() -> AccessoryGeometry {
         geometry.meshes = AccessoryLayer.allCases.map { AccessoryMesh(layer: $0) } + [AccessoryMesh(layer: .glasses, isLens: true)]
+        // Facewear first: glasses rest in front of a mask.
+        if let f = spec.facewear { buildFacewear(f) }
         if let g = spec.glasses { buildGlasses(g) }
         if let h = spec.headwear { buildHeadwear(h) }
-        if let f = spec.facewear { buildFacewear(f) }
         if let c = spec.clothing { buildClothing(c) }
         if let e = spec.earrings { buildEarrings(e) }
         for k in geometry.meshes.indices {
@@ -169,6 +170,10 @@ struct AccessoryBuilder {
         for k in 0...8 { probes.append(SIMD2(cx + (Float(k) / 8 - 0.5) * (ipd - 2 * a + 0.01), cy + 0.3 * b)) }
         for p in probes {
             if let s = outermost(SIMD3(p.x, p.y, 0), along: SIMD3(0, 0, 1)) { z0 = max(z0, s + clearance + 0.0015) }
+        }
+        // In front of a mask too (its vertices within 4 mm of a probe, across the image plane).
+        for v in geometry.meshes[AccessoryLayer.facewear.rawValue].positions {
+            for p in probes where abs(v.x - p.x) < 0.004 && abs(v.y - p.y) < 0.004 { z0 = max(z0, v.z + clearance + 0.0015); break }
         }
         func bulge(_ p: SIMD2<Float>, _ side: Int) -> Float {
             let q = (p - lensCentre[side]) / SIMD2(a, b)
