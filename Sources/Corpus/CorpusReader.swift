@@ -44,9 +44,10 @@ public final class CorpusReader {
 
     public func close() { file.close() }
 
-    /// Segmentation classes a strand can carry (brows, hair, beard).
-    static let strandClasses: Set<UInt8> = [SegmentationClass.rightBrow.rawValue, SegmentationClass.leftBrow.rawValue,
-                                            SegmentationClass.hair.rawValue, SegmentationClass.beard.rawValue]
+    /// Segmentation classes a strand or an accessory mesh can carry (no model face): brows, hair,
+    /// beard, clothing, glasses, headwear, facewear.
+    static let strandClasses: Set<UInt8> = Set([SegmentationClass.rightBrow, .leftBrow, .hair, .beard,
+                                                .clothing, .glasses, .headwear, .facewear].map(\.rawValue))
 
     public func dataset(_ name: String) throws -> HDF5Dataset { try file.openDataset(name) }
 
@@ -81,7 +82,7 @@ public final class CorpusReader {
                     // A face id needs the foreground; a foreground pixel without one must be a strand.
                     if t[i] >= 0 && f[i] == 0 { report("sample \(k): triangle id outside the foreground at pixel \(i)"); break }
                     if f[i] == 1 && t[i] < 0 && !CorpusReader.strandClasses.contains(sg[i]) {
-                        report("sample \(k): foreground pixel \(i) has neither a face nor a strand class"); break
+                        report("sample \(k): foreground pixel \(i) has neither a face nor a strand or accessory class"); break
                     }
                     if f[i] == 0 && sg[i] != 0 { report("sample \(k): labelled background pixel \(i)"); break }
                     if sg[i] > 18 && sg[i] != 255 { report("sample \(k): unknown class \(sg[i]) at pixel \(i)"); break }

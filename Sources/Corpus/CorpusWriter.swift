@@ -173,6 +173,7 @@ public final class CorpusWriter {
         try d("eyebrows_coverage").writeRow(row, f.eyebrowsCoverage)
         try d("normals_amodal").writeRow(row, f.normalsAmodal)
         try d("uv_amodal").writeRow(row, f.uvAmodal)
+        for layer in AccessoryLayer.allCases { try d("\(layer.name)_coverage").writeRow(row, f.coverage(layer)) }
         try d("landmarks_2d").writeRow(row, s.landmarks.pixels.flatMap { [$0.x, $0.y] })
         try d("landmarks_visible").writeRow(row, s.landmarks.visible.map { $0 ? UInt8(1) : 0 })
         try d("landmarks_3d").writeRow(row, s.landmarks.cameraSpace.flatMap { [$0.x, $0.y, $0.z] })

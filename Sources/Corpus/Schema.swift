@@ -1,7 +1,7 @@
 import HDF5
 import Rendering
 
-/// The corpus file format (HDF5), version 2 (version 1 had no strand-layer and amodal-geometry channels). One stacked dataset per channel, shape [N, ...], one
+/// The corpus file format (HDF5), version 3 (version 2 had no accessory coverage channels, version 1 no strand-layer and amodal-geometry channels). One stacked dataset per channel, shape [N, ...], one
 /// sample per chunk; row k is sample k (its `index`), whatever shard or thread wrote it.
 ///
 /// Image channels ([N, H, W, ...]; background pixels hold 0, `triangle` -1):
@@ -24,12 +24,20 @@ import Rendering
 /// | beard_coverage | [H, W] | uint8 | … a facial-hair strand (beard, moustache, goatee, stubble) × 255 |
 /// | eyebrows_coverage | [H, W] | uint8 | … a strand eyebrow × 255 |
 /// | normals_amodal | [H, W, 3] | float16 | camera-frame normal of the head mesh ignoring strands (0 where the ray misses the head) |
-/// | uv_amodal | [H, W, 2] | float16 | texture coordinates of the head mesh ignoring strands |
+/// | uv_amodal | [H, W, 2] | float16 | texture coordinates of the head mesh ignoring strands and accessories |
+/// | glasses_coverage | [H, W] | uint8 | fraction of RGB samples whose first hit is glasses (frame or lens) × 255 |
+/// | headwear_coverage | [H, W] | uint8 | … headwear: caps, beanies, headbands, hats, headphones, earrings × 255 |
+/// | facewear_coverage | [H, W] | uint8 | … a surgical or cloth mask (with its ear loops) × 255 |
+/// | clothing_coverage | [H, W] | uint8 | … clothing around the neck (collar, shirt) × 255 |
 ///
 /// Where a strand is in front at the pixel centre, `segmentation` holds its class (hair 13,
 /// beard 14, right/left brow 5/6), `normals_*` and `depth` describe the strand (normal ⟂ the
 /// strand, facing the camera), `triangle` is -1 and `uv`/`barycentric` are 0; `skin_amodal`,
 /// `normals_amodal` and `uv_amodal` come from the same ray through the head mesh alone.
+/// Accessories work the same way with classes glasses 16, headwear 17 (also headphones and
+/// earrings), facewear 18, clothing 15. Lenses, clear or tinted, are labelled glasses (as in
+/// FaceSynthetics): `segmentation`, `normals_*` and `depth` describe the lens; the amodal
+/// channels see the skin behind it.
 ///
 /// Per-sample values: `landmarks_2d` [68, 2] float32 (pixels, pixel centres at +0.5),
 /// `landmarks_visible` [68] uint8, `landmarks_3d` [68, 3] float32 (camera frame, metres),
@@ -44,7 +52,7 @@ import Rendering
 /// `joint_names` name the label ids and coefficients.
 public enum CorpusSchema {
     public static let format = "headlab-corpus"
-    public static let version: Int32 = 2
+    public static let version: Int32 = 3
 
     public struct Channel: Sendable {
         public var name: String
@@ -70,6 +78,10 @@ public enum CorpusSchema {
         Channel(name: "eyebrows_coverage", type: .uint8, components: 1),
         Channel(name: "normals_amodal", type: .float16, components: 3),
         Channel(name: "uv_amodal", type: .float16, components: 2),
+        Channel(name: "glasses_coverage", type: .uint8, components: 1),
+        Channel(name: "headwear_coverage", type: .uint8, components: 1),
+        Channel(name: "facewear_coverage", type: .uint8, components: 1),
+        Channel(name: "clothing_coverage", type: .uint8, components: 1),
     ]
 
     /// Per-sample (non-image) datasets: name, type and per-sample shape given the model sizes.

@@ -13,6 +13,7 @@ public struct SampleSpec: Sendable {
     public var camera: Camera
     public var appearance: Appearance
     public var groom: Groom
+    public var accessories: Accessories
     public var lighting: Lighting
     public var background: Background
     public var effects: CameraEffects
@@ -66,6 +67,9 @@ public final class Generator: @unchecked Sendable {
         // Hair belongs to the subject (same in every view); its own stream leaves the others untouched.
         var hairRng = subjectRng.derive(8)
         let groom = sampleGroom(&hairRng, appearance: appearance)
+        // Accessories belong to the subject too, from their own stream.
+        var accessoryRng = subjectRng.derive(9)
+        let accessories = sampleAccessories(&accessoryRng)
         // Multi-view: one subject, one lighting, many cameras. In the wild: all per sample.
         var sceneRng = recipe.rig == .multiView ? subjectRng.derive(3) : sampleRng.derive(3)
         let lighting = sampleLighting(&sceneRng)
@@ -90,7 +94,7 @@ public final class Generator: @unchecked Sendable {
             camera = wildCamera(&camRng)
         }
         return SampleSpec(index: k, subject: subject, view: view, parameters: params, camera: camera, appearance: appearance,
-                          groom: groom, lighting: lighting, background: background, effects: effects, renderSeed: renderSeed)
+                          groom: groom, accessories: accessories, lighting: lighting, background: background, effects: effects, renderSeed: renderSeed)
     }
 
     func wildCamera(_ rng: inout SplitMix64) -> Camera {
@@ -198,6 +202,80 @@ public final class Generator: @unchecked Sendable {
         return g
     }
 
+    /// A fabric colour: a random hue at the recipe's brightness and saturation (linear albedo).
+    func fabricColor(_ rng: inout SplitMix64) -> SIMD3<Float> {
+        let value = rng.uniform(recipe.fabricBrightness.lo, recipe.fabricBrightness.hi)
+        let saturation = rng.uniform(recipe.fabricSaturation.lo, recipe.fabricSaturation.hi)
+        let hue = rng.uniform() * 6
+        // HSV → RGB: f(n) = 1 − S · clamp(min(k, 4 − k), 0, 1), k = (n + 6·hue) mod 6.
+        func channel(_ n: Float) -> Float { let k = (n + hue).truncatingRemainder(dividingBy: 6); return max(0, min(1, min(k, 4 - k))) }
+        let rgb = SIMD3<Float>(1, 1, 1) - saturation * SIMD3(channel(5), channel(3), channel(1))
+        return value * value * rgb   // value in display terms → roughly linear albedo
+    }
+
+    /// Draws what the subject wears (each kind independently, by the recipe's probabilities).
+    func sampleAccessories(_ rng: inout SplitMix64) -> Accessories {
+        var a = Accessories()
+        if rng.bernoulli(recipe.glassesProbability) {
+            var g = Accessories.Glasses()
+            g.style = GlassesStyle(rawValue: Generator.pick(recipe.glassesStyles, &rng)) ?? .rectangular
+            g.thickness = rng.uniform(recipe.glassesThicknessMM.lo, recipe.glassesThicknessMM.hi) / 1000
+            if g.style == .aviator { g.thickness = min(g.thickness, 0.0022) }
+            switch Generator.pick(recipe.frameColors, &rng) {
+            case "black": g.frameColor = SIMD3(repeating: rng.uniform(0.01, 0.04))
+            case "tortoise": g.frameColor = SIMD3(0.16, 0.07, 0.025) * rng.uniform(0.6, 1.3)
+            case "gold": g.frameColor = SIMD3(1.0, 0.78, 0.34); g.metal = true; g.thickness = min(g.thickness, 0.002)
+            case "silver": g.frameColor = SIMD3(0.9, 0.9, 0.88); g.metal = true; g.thickness = min(g.thickness, 0.002)
+            default: g.frameColor = fabricColor(&rng)
+            }
+            if rng.bernoulli(recipe.sunglassesProbability) {
+                let base = SIMD3<Float>(rng.uniform(0.6, 1), rng.uniform(0.6, 1), rng.uniform(0.5, 1))
+                g.lensTint = base * rng.uniform(0.04, 0.2)
+                g.lensReflectance = rng.bernoulli(0.25) ? rng.uniform(0.2, 0.5) : 0.05
+            } else {
+                g.lensTint = SIMD3(0.95, 0.96, 0.95); g.lensReflectance = 0.04
+            }
+            g.size = rng.uniform(0.92, 1.12)
+            a.glasses = g
+        }
+        if rng.bernoulli(recipe.headwearProbability) {
+            var h = Accessories.Headwear()
+            h.style = HeadwearStyle(rawValue: Generator.pick(recipe.headwearStyles, &rng)) ?? .cap
+            h.color = fabricColor(&rng)
+            h.secondary = rng.bernoulli(0.5) ? SIMD3(repeating: rng.uniform(0.01, 0.05)) : fabricColor(&rng)
+            switch h.style {
+            case .cap: h.height = rng.uniform(0.025, 0.04); h.brim = rng.uniform(0.055, 0.075)
+            case .beanie: h.height = rng.uniform(0.008, 0.025)
+            case .hat: h.height = rng.uniform(0.03, 0.045); h.brim = rng.uniform(0.035, 0.07)
+            case .headband: h.height = rng.uniform(0.035, 0.055)
+            case .headphones: h.secondary = SIMD3(repeating: rng.uniform(0.01, 0.04))
+            }
+            a.headwear = h
+        }
+        if rng.bernoulli(recipe.facewearProbability) {
+            var f = Accessories.Facewear()
+            f.style = FacewearStyle(rawValue: Generator.pick(recipe.facewearStyles, &rng)) ?? .surgical
+            let surgical: [SIMD3<Float>] = [SIMD3(0.45, 0.62, 0.75), SIMD3(0.75, 0.78, 0.8), SIMD3(0.5, 0.7, 0.62), SIMD3(0.05, 0.05, 0.06)]
+            f.color = f.style == .surgical ? surgical[Int(rng.next() % UInt64(surgical.count))] * rng.uniform(0.9, 1.05) : fabricColor(&rng)
+            f.earLoops = rng.bernoulli(recipe.earLoopProbability)
+            a.facewear = f
+        }
+        if rng.bernoulli(recipe.clothingProbability) {
+            var c = Accessories.Clothing()
+            c.style = ClothingStyle(rawValue: Generator.pick(recipe.clothingStyles, &rng)) ?? .crew
+            c.color = fabricColor(&rng)
+            a.clothing = c
+        }
+        if rng.bernoulli(recipe.earringProbability) {
+            var e = Accessories.Earrings()
+            e.style = EarringStyle(rawValue: Generator.pick(recipe.earringStyles, &rng)) ?? .stud
+            e.size = e.style == .stud ? rng.uniform(0.0012, 0.0025) : rng.uniform(0.0016, 0.003)
+            e.gold = rng.bernoulli(0.5)
+            a.earrings = e
+        }
+        return a
+    }
+
     static func pick(_ weights: [String: Float], _ rng: inout SplitMix64) -> String {
         let keys = weights.keys.sorted()
         let total = keys.reduce(Float(0)) { $0 + weights[$1]! }
@@ -285,13 +363,13 @@ public final class Generator: @unchecked Sendable {
     /// building its BVH is a large part of a hair sample's time. The key holds every input of
     /// `HeadScene` that varies by sample (a scene input added later must join it).
     func scene(for spec: SampleSpec) throws -> HeadScene {
-        let key = SceneKey(parameters: spec.parameters, groom: spec.groom)
+        let key = SceneKey(parameters: spec.parameters, groom: spec.groom, accessories: spec.accessories)
         sceneLock.lock()
         if let last = lastScene, last.key == key { sceneLock.unlock(); return last.scene }
         sceneLock.unlock()
         let posed = model.pose(spec.parameters)
         let scene = try HeadScene(device: device, model: model, labels: labels, posed: posed, global: spec.parameters.global,
-                                  groom: spec.groom.isEmpty ? nil : spec.groom)
+                                  groom: spec.groom.isEmpty ? nil : spec.groom, accessories: spec.accessories.isEmpty ? nil : spec.accessories)
         sceneLock.lock(); lastScene = (key, scene); scenesBuilt += 1; sceneLock.unlock()
         return scene
     }
@@ -299,6 +377,7 @@ public final class Generator: @unchecked Sendable {
     struct SceneKey: Equatable {
         var parameters: HeadParameters
         var groom: Groom
+        var accessories: Accessories
     }
     private var lastScene: (key: SceneKey, scene: HeadScene)?
     private let sceneLock = NSLock()

@@ -80,6 +80,24 @@ public struct Recipe: Equatable, Sendable {
     public var strandBrowProbability: Float = 0
     public var browStrands = 700                        // per brow
 
+    // Accessories (fitted meshes). Off unless a recipe asks for them. Probabilities per subject.
+    public var glassesProbability: Float = 0
+    public var glassesStyles: [String: Float] = ["round": 1, "rectangular": 2, "aviator": 1]
+    public var sunglassesProbability: Float = 0.25
+    public var glassesThicknessMM = UniformRange(1.5, 5)
+    public var frameColors: [String: Float] = ["black": 3, "tortoise": 1, "gold": 1, "silver": 1, "colour": 1]
+    public var headwearProbability: Float = 0
+    public var headwearStyles: [String: Float] = ["cap": 2, "beanie": 1.5, "headband": 0.5, "hat": 1, "headphones": 0.6]
+    public var facewearProbability: Float = 0
+    public var facewearStyles: [String: Float] = ["surgical": 2, "cloth": 1]
+    public var earLoopProbability: Float = 0.85
+    public var clothingProbability: Float = 0
+    public var clothingStyles: [String: Float] = ["crew": 2, "turtleneck": 0.5, "collar": 1]
+    public var earringProbability: Float = 0
+    public var earringStyles: [String: Float] = ["stud": 1, "hoop": 1]
+    public var fabricBrightness = UniformRange(0.03, 0.75)  // albedo of the brightest channel
+    public var fabricSaturation = UniformRange(0, 0.8)
+
     /// gzip level per channel (0 = none). Unlisted channels are stored uncompressed.
     public var gzip: [String: Int] = [:]
 
@@ -109,7 +127,7 @@ public struct Recipe: Equatable, Sendable {
             throw RecipeError(file: file, line: nil, key: "", reason: "not valid YAML: \(e)")
         }
         let reader = RecipeReader(file: file)
-        let top = try reader.mapping(root, path: "", allowed: ["name", "model", "image", "rig", "head", "appearance", "hair", "beard", "eyebrows", "lighting", "background", "camera_effects", "output"])
+        let top = try reader.mapping(root, path: "", allowed: ["name", "model", "image", "rig", "head", "appearance", "hair", "beard", "eyebrows", "accessories", "lighting", "background", "camera_effects", "output"])
         if let n = top["name"] { r.name = try reader.string(n, "name") }
         if let n = top["model"] { r.model = try reader.string(n, "model") }
         if let n = top["image"] {
@@ -185,6 +203,7 @@ public struct Recipe: Equatable, Sendable {
             if let v = m["strand_probability"] { r.strandBrowProbability = try reader.float(v, "eyebrows.strand_probability", 0...1) }
             if let v = m["strands"] { r.browStrands = try reader.int(v, "eyebrows.strands", 0...20_000) }
         }
+        if let n = top["accessories"] { try parseAccessories(n, reader: reader, into: &r) }
         if let n = top["lighting"] {
             let m = try reader.mapping(n, path: "lighting", allowed: ["environments", "lights", "intensity"])
             if let v = m["environments"] { r.environments = try reader.weights(v, "lighting.environments", allowed: ["studio", "outdoor", "indoor"]) }
@@ -213,10 +232,51 @@ public struct Recipe: Equatable, Sendable {
         return r
     }
 
+    /// `accessories:` — one mapping per kind (`glasses`, `headwear`, `facewear`, `clothing`,
+    /// `earrings`, each with `probability` and `styles` weights; glasses also `sunglasses_probability`,
+    /// `thickness_mm`, `colors`; facewear `ear_loop_probability`) and the fabric colour ranges
+    /// `fabric_brightness`, `fabric_saturation`.
+    static func parseAccessories(_ node: Node, reader: RecipeReader, into r: inout Recipe) throws {
+        let m = try reader.mapping(node, path: "accessories", allowed: ["glasses", "headwear", "facewear", "clothing", "earrings",
+                                                                        "fabric_brightness", "fabric_saturation"])
+        func kind(_ key: String, styles: [String], extra: Set<String> = [], _ body: ([String: Node]) throws -> Void) throws {
+            guard let n = m[key] else { return }
+            let k = try reader.mapping(n, path: "accessories.\(key)", allowed: Set(["probability", "styles"]).union(extra))
+            try body(k)
+        }
+        try kind("glasses", styles: GlassesStyle.allCases.map(\.rawValue), extra: ["sunglasses_probability", "thickness_mm", "colors"]) { k in
+            if let v = k["probability"] { r.glassesProbability = try reader.float(v, "accessories.glasses.probability", 0...1) }
+            if let v = k["styles"] { r.glassesStyles = try reader.weights(v, "accessories.glasses.styles", allowed: Set(GlassesStyle.allCases.map(\.rawValue))) }
+            if let v = k["sunglasses_probability"] { r.sunglassesProbability = try reader.float(v, "accessories.glasses.sunglasses_probability", 0...1) }
+            if let v = k["thickness_mm"] { r.glassesThicknessMM = try reader.range(v, "accessories.glasses.thickness_mm", 0.5...10) }
+            if let v = k["colors"] { r.frameColors = try reader.weights(v, "accessories.glasses.colors", allowed: ["black", "tortoise", "gold", "silver", "colour"]) }
+        }
+        try kind("headwear", styles: HeadwearStyle.allCases.map(\.rawValue)) { k in
+            if let v = k["probability"] { r.headwearProbability = try reader.float(v, "accessories.headwear.probability", 0...1) }
+            if let v = k["styles"] { r.headwearStyles = try reader.weights(v, "accessories.headwear.styles", allowed: Set(HeadwearStyle.allCases.map(\.rawValue))) }
+        }
+        try kind("facewear", styles: FacewearStyle.allCases.map(\.rawValue), extra: ["ear_loop_probability"]) { k in
+            if let v = k["probability"] { r.facewearProbability = try reader.float(v, "accessories.facewear.probability", 0...1) }
+            if let v = k["styles"] { r.facewearStyles = try reader.weights(v, "accessories.facewear.styles", allowed: Set(FacewearStyle.allCases.map(\.rawValue))) }
+            if let v = k["ear_loop_probability"] { r.earLoopProbability = try reader.float(v, "accessories.facewear.ear_loop_probability", 0...1) }
+        }
+        try kind("clothing", styles: ClothingStyle.allCases.map(\.rawValue)) { k in
+            if let v = k["probability"] { r.clothingProbability = try reader.float(v, "accessories.clothing.probability", 0...1) }
+            if let v = k["styles"] { r.clothingStyles = try reader.weights(v, "accessories.clothing.styles", allowed: Set(ClothingStyle.allCases.map(\.rawValue))) }
+        }
+        try kind("earrings", styles: EarringStyle.allCases.map(\.rawValue)) { k in
+            if let v = k["probability"] { r.earringProbability = try reader.float(v, "accessories.earrings.probability", 0...1) }
+            if let v = k["styles"] { r.earringStyles = try reader.weights(v, "accessories.earrings.styles", allowed: Set(EarringStyle.allCases.map(\.rawValue))) }
+        }
+        if let v = m["fabric_brightness"] { r.fabricBrightness = try reader.range(v, "accessories.fabric_brightness", 0...1) }
+        if let v = m["fabric_saturation"] { r.fabricSaturation = try reader.range(v, "accessories.fabric_saturation", 0...1) }
+    }
+
     /// Channel names a recipe may name under `output.gzip`.
     public static let channelNames = ["rgb", "coverage", "foreground", "skin_visible", "skin_amodal", "segmentation",
                                       "normals_camera", "normals_model", "uv", "depth", "triangle", "barycentric",
-                                      "hair_coverage", "beard_coverage", "eyebrows_coverage", "normals_amodal", "uv_amodal"]
+                                      "hair_coverage", "beard_coverage", "eyebrows_coverage", "normals_amodal", "uv_amodal",
+                                      "glasses_coverage", "headwear_coverage", "facewear_coverage", "clothing_coverage"]
 }
 
 /// Typed access to YAML nodes with errors that name file, line and key.

@@ -26,6 +26,14 @@ public final class Film: @unchecked Sendable {
     public var eyebrowsCoverage: [UInt8] // [H, W] 0…255, … strand eyebrows
     public var normalsAmodal: [Float]    // [H, W, 3] camera-frame head-mesh normal ignoring strands (0 off the head)
     public var uvAmodal: [Float]         // [H, W, 2] head-mesh UV ignoring strands
+    /// [L, H, W] 0…255 per `AccessoryLayer` (glasses, headwear, facewear, clothing): fraction of RGB
+    /// samples whose first hit is that layer (lenses count as glasses).
+    public var accessoryCoverage: [UInt8]
+    /// One accessory layer's coverage plane.
+    public func coverage(_ layer: AccessoryLayer) -> [UInt8] {
+        let n = width * height
+        return Array(accessoryCoverage[(layer.rawValue * n)..<((layer.rawValue + 1) * n)])
+    }
 
     public init(width: Int, height: Int) {
         self.width = width; self.height = height
@@ -40,6 +48,7 @@ public final class Film: @unchecked Sendable {
         hairCoverage = [UInt8](repeating: 0, count: n); beardCoverage = [UInt8](repeating: 0, count: n)
         eyebrowsCoverage = [UInt8](repeating: 0, count: n)
         normalsAmodal = [Float](repeating: 0, count: 3 * n); uvAmodal = [Float](repeating: 0, count: 2 * n)
+        accessoryCoverage = [UInt8](repeating: 0, count: AccessoryLayer.allCases.count * n)
     }
 }
 

@@ -5,6 +5,7 @@
 struct FilmChannels: @unchecked Sendable {
     var rgb, coverage, foreground, skinVisible, skinAmodal, segmentation: UnsafeMutablePointer<UInt8>
     var hairCoverage, beardCoverage, eyebrowsCoverage: UnsafeMutablePointer<UInt8>
+    var accessoryCoverage: UnsafeMutablePointer<UInt8>   // [AccessoryLayer, H, W]
     var radiance, normalsCamera, normalsModel, uv, depth, barycentric, normalsAmodal, uvAmodal: UnsafeMutablePointer<Float>
     var triangle: UnsafeMutablePointer<Int32>
     var width: Int, height: Int
@@ -19,6 +20,7 @@ struct FilmChannels: @unchecked Sendable {
             (p + k * a).update(repeating: 0, count: k * n)
         }
         (triangle + a).update(repeating: -1, count: n)
+        for l in 0..<AccessoryLayer.allCases.count { (accessoryCoverage + l * width * height + a).update(repeating: 0, count: n) }
     }
 }
 
@@ -35,6 +37,7 @@ extension Film {
         try hairCoverage.withUnsafeMutableBufferPointer { hairCoverage in
         try beardCoverage.withUnsafeMutableBufferPointer { beardCoverage in
         try eyebrowsCoverage.withUnsafeMutableBufferPointer { eyebrowsCoverage in
+        try accessoryCoverage.withUnsafeMutableBufferPointer { accessoryCoverage in
         try radiance.withUnsafeMutableBufferPointer { radiance in
         try normalsCamera.withUnsafeMutableBufferPointer { normalsCamera in
         try normalsModel.withUnsafeMutableBufferPointer { normalsModel in
@@ -48,10 +51,11 @@ extension Film {
                 rgb: rgb.baseAddress!, coverage: coverage.baseAddress!, foreground: foreground.baseAddress!,
                 skinVisible: skinVisible.baseAddress!, skinAmodal: skinAmodal.baseAddress!, segmentation: segmentation.baseAddress!,
                 hairCoverage: hairCoverage.baseAddress!, beardCoverage: beardCoverage.baseAddress!, eyebrowsCoverage: eyebrowsCoverage.baseAddress!,
+                accessoryCoverage: accessoryCoverage.baseAddress!,
                 radiance: radiance.baseAddress!, normalsCamera: normalsCamera.baseAddress!, normalsModel: normalsModel.baseAddress!,
                 uv: uv.baseAddress!, depth: depth.baseAddress!, barycentric: barycentric.baseAddress!,
                 normalsAmodal: normalsAmodal.baseAddress!, uvAmodal: uvAmodal.baseAddress!, triangle: triangle.baseAddress!,
                 width: width, height: height))
-        } } } } } } } } } } } } } } } } } }
+        } } } } } } } } } } } } } } } } } } }
     }
 }

@@ -75,7 +75,8 @@ public struct Integrator: Sendable {
             let i = y * width + x
             // Labels: the ray through the pixel centre.
             let (o, d) = camera.ray(u: Float(x) + 0.5, v: Float(y) + 0.5)
-            let first: HeadScene.Hit? = scene.hasStrands ? scene.trace(origin: o, direction: d) : scene.intersect(origin: o, direction: d).map { .head($0) }
+            let first: HeadScene.Hit? = scene.hasStrands || scene.hasAccessories ? scene.trace(origin: o, direction: d)
+                : scene.intersect(origin: o, direction: d).map { .head($0) }
             var amodal: HeadScene.SurfaceHit? = nil
             switch first {
             case .head(let hit)?:
@@ -99,6 +100,14 @@ public struct Integrator: Sendable {
                 film.depth[i] = camera.worldToCamera.apply(s.position).z
                 // Amodal: the same ray through the head mesh only (strand layers masked out).
                 amodal = scene.intersect(origin: o, direction: d)
+            case .accessory(let a)?:
+                // An accessory in front (a lens too: labelled glasses); amodal sees through it.
+                film.foreground[i] = 1
+                film.segmentation[i] = a.segmentationClass
+                let nc = w2c * a.normal, nm = scene.modelRotation * a.normal
+                for k in 0..<3 { film.normalsCamera[3 * i + k] = nc[k]; film.normalsModel[3 * i + k] = nm[k] }
+                film.depth[i] = camera.worldToCamera.apply(a.position).z
+                amodal = scene.intersect(origin: o, direction: d)
             case nil:
                 break
             }
@@ -114,6 +123,7 @@ public struct Integrator: Sendable {
             var hits = 0
             var layerHits = SIMD3<Int32>.zero   // samples whose first hit is hair, beard, eyebrows
             var strandShaded = 0, strandSum = SIMD3<Float>.zero
+            var accessoryHits = SIMD4<Int32>.zero   // … glasses, headwear, facewear, clothing (AccessoryLayer)
             // Albedo noise varies on a scale of millimetres: one material per pixel and surface
             // kind serves all its samples (irises are recomputed: the pupil edge is sharp).
             var cached: (kind: UInt8, material: Material)? = nil
@@ -141,7 +151,20 @@ public struct Integrator: Sendable {
                 for lane in 0..<count {
                     let rd = directions[lane]
                     out[lane] = .zero
-                    if packet.hit(lane) && packet.geometry(lane) != 0 {
+                    if packet.hit(lane) && packet.geometry(lane) >= AccessoryLayer.firstGeometryID {
+                        // Accessories shade at once (their few occlusion rays are not batched);
+                        // clamped like head surfaces.
+                        let (bu, bv) = packet.uv(lane)
+                        let ah = scene.resolveAccessory(geometry: packet.geometry(lane), primitive: packet.primitive(lane), u: bu, v: bv,
+                                                        distance: packet.distance(lane), geometricNormal: packet.geometricNormal(lane),
+                                                        origin: origin, direction: rd)
+                        let px = (Float(x) + 0.5) / Float(width), py = (Float(y) + 0.5) / Float(film.height)
+                        out[lane] = shadeAccessory(ah, direction: rd, scene: scene, rng: &rng,
+                                                   miss: { backgroundRadiance(u: px, v: py, direction: $0) })
+                        kinds[lane] = .surface
+                        hits += 1
+                        accessoryHits[ah.layer.rawValue] += 1
+                    } else if packet.hit(lane) && packet.geometry(lane) != 0 {
                         let geometry = packet.geometry(lane)
                         hits += 1
                         layerHits[Int(geometry) - 1] += 1
@@ -200,6 +223,11 @@ public struct Integrator: Sendable {
                 film.hairCoverage[i] = UInt8((Float(layerHits[0]) / Float(spp) * 255).rounded())
                 film.beardCoverage[i] = UInt8((Float(layerHits[1]) / Float(spp) * 255).rounded())
                 film.eyebrowsCoverage[i] = UInt8((Float(layerHits[2]) / Float(spp) * 255).rounded())
+            }
+            if accessoryHits != .zero {
+                for l in 0..<AccessoryLayer.allCases.count {
+                    film.accessoryCoverage[l * film.width * film.height + i] = UInt8((Float(accessoryHits[l]) / Float(spp) * 255).rounded())
+                }
             }
         }
     }

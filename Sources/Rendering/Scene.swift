@@ -102,6 +102,9 @@ public final class HeadScene: @unchecked Sendable {
     public private(set) var hasStrands = false
     /// Mean albedo of the strands: how much light a strand lets through in shadow rays.
     public private(set) var strandTransmittance: Float = 0.3
+    /// Glasses, headwear, facewear, clothing (geometry ids 8…12, `AccessoryLayer`), fitted to this head.
+    public internal(set) var accessories = AccessoryGeometry()
+    public internal(set) var hasAccessories = false
     /// Seconds spent growing strands and rebuilding the BVH with them (benchmarks).
     public private(set) var growSeconds = 0.0, strandBVHSeconds = 0.0
     let renderedFace: [Bool]
@@ -111,9 +114,10 @@ public final class HeadScene: @unchecked Sendable {
     public static let headMask: UInt32 = 1
 
     /// `groom` adds strand layers (geometry ids 1…3) grown on this posed head; strand eyebrows
-    /// replace the painted ones in the labels.
+    /// replace the painted ones in the labels. `accessories` are fitted first (headwear
+    /// compresses the hair).
     public init(device: EmbreeDevice, model: HeadModel, labels: HeadLabelTable, posed: PosedHead, global: RigidTransform,
-                groom: Groom? = nil) throws {
+                groom: Groom? = nil, accessories: Accessories? = nil) throws {
         self.model = model; self.device = device
         self.labels = groom.map { $0.eyebrows && $0.browStrands > 0 } == true ? labels.withoutPaintedBrows() : labels
         var rf = [Bool](repeating: false, count: model.triangleCount)
@@ -151,6 +155,7 @@ public final class HeadScene: @unchecked Sendable {
         rtcAttachGeometryByID(scene, geometry, 0)
         rtcReleaseGeometry(geometry)
         rtcCommitScene(scene)
+        if let a = accessories, !a.isEmpty { try addAccessories(a, posed: posed) }
         if let g = groom, !g.isEmpty { try addStrands(g) }
     }
 
@@ -163,7 +168,7 @@ public final class HeadScene: @unchecked Sendable {
     func addStrands(_ groom: Groom) throws {
         let t0 = DispatchTime.now().uptimeNanoseconds
         let grower = StrandGrower(scene: self, groom: groom)
-        let sets = [grower.scalpHair(), grower.facialHair(), grower.eyebrows()]
+        let sets = [grower.scalpHair(), grower.facialHair(), grower.eyebrows()].map(compressUnderHeadwear)
         let t1 = DispatchTime.now().uptimeNanoseconds
         growSeconds = Double(t1 - t0) / 1e9
         var albedoSum = SIMD3<Float>.zero, albedoCount = 0
@@ -224,8 +229,13 @@ public final class HeadScene: @unchecked Sendable {
     public enum Hit {
         case head(SurfaceHit)
         case strand(StrandHit)
+        case accessory(AccessoryHit)
         public var distance: Float {
-            switch self { case .head(let h): return h.distance; case .strand(let s): return s.distance }
+            switch self {
+            case .head(let h): return h.distance
+            case .strand(let s): return s.distance
+            case .accessory(let a): return a.distance
+            }
         }
     }
 
@@ -258,6 +268,10 @@ public final class HeadScene: @unchecked Sendable {
         rh.hit.geomID = invalidGeometryID
         rtcIntersect1(scene, &context, &rh)
         guard rh.hit.geomID != invalidGeometryID else { return nil }
+        if rh.hit.geomID >= AccessoryLayer.firstGeometryID {
+            return .accessory(resolveAccessory(geometry: rh.hit.geomID, primitive: rh.hit.primID, u: rh.hit.u, v: rh.hit.v, distance: rh.ray.tfar,
+                                               geometricNormal: SIMD3(rh.hit.Ng_x, rh.hit.Ng_y, rh.hit.Ng_z), origin: origin, direction: direction))
+        }
         if rh.hit.geomID == 0 {
             return .head(resolve(primitive: rh.hit.primID, u: rh.hit.u, v: rh.hit.v, distance: rh.ray.tfar,
                                  geometricNormal: SIMD3(rh.hit.Ng_x, rh.hit.Ng_y, rh.hit.Ng_z), origin: origin, direction: direction))
@@ -266,13 +280,15 @@ public final class HeadScene: @unchecked Sendable {
                                      origin: origin, direction: direction))
     }
 
-    /// Light reaching along a shadow ray: 0 behind the head, `strandTransmittance` through
-    /// strands (an approximation of multiple scattering in the hair volume), 1 otherwise.
+    /// Light reaching along a shadow ray: 0 behind the head or an opaque accessory,
+    /// `strandTransmittance` through strands (an approximation of multiple scattering in the hair
+    /// volume), 1 otherwise. Lenses do not cast shadows (their tint is ignored for shadow rays).
     @inline(__always)
     func transmittance(origin: SIMD3<Float>, direction: SIMD3<Float>, near: Float, far: Float) -> Float {
-        if !occluded(origin: origin, direction: direction, near: near, far: far) { return 1 }
+        if !occluded(origin: origin, direction: direction, near: near, far: far, mask: ~AccessoryLayer.lensMask) { return 1 }
         if !hasStrands { return 0 }
-        return occluded(origin: origin, direction: direction, near: near, far: far, mask: HeadScene.headMask) ? 0 : strandTransmittance
+        return occluded(origin: origin, direction: direction, near: near, far: far,
+                        mask: HeadScene.headMask | (AccessoryLayer.allMask & ~AccessoryLayer.lensMask)) ? 0 : strandTransmittance
     }
 
     /// A head-mesh surface hit, resolved to the model's face and interpolated attributes.

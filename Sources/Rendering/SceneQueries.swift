@@ -20,9 +20,23 @@ extension HeadScene {
         return otherGeometryClass(geometry: geometry, primitive: primitive)
     }
 
-    /// Triangle geometries beyond the head mesh (accessories) report their class here; until a
-    /// geometry registers one it is `ignore`.
-    func otherGeometryClass(geometry: UInt32, primitive: UInt32) -> UInt8 { SegmentationClass.ignore.rawValue }
+    /// Triangle geometries beyond the head mesh: accessories report their layer's class (lenses
+    /// are glasses); anything else is `ignore`.
+    func otherGeometryClass(geometry: UInt32, primitive: UInt32) -> UInt8 {
+        guard geometry >= AccessoryLayer.firstGeometryID, geometry <= AccessoryLayer.lensGeometryID else { return SegmentationClass.ignore.rawValue }
+        return accessories.mesh(geometry: geometry).layer.segmentationClass.rawValue
+    }
+
+    /// Name of every geometry id a scene can hold, indexed by id ("" = unused): "head", the
+    /// strand layers, the accessory layers and "glasses_lenses".
+    public static var geometryNames: [String] {
+        var names = [String](repeating: "", count: Int(AccessoryLayer.lensGeometryID) + 1)
+        names[0] = "head"
+        for layer in StrandLayer.allCases { names[layer.rawValue] = layer.name }
+        for layer in AccessoryLayer.allCases { names[Int(layer.geometryID)] = layer.name }
+        names[Int(AccessoryLayer.lensGeometryID)] = "glasses_lenses"
+        return names
+    }
 
     /// What a primitive belongs to: the model face (head), the strand (strand layers), else the primitive.
     public func element(geometry: UInt32, primitive: UInt32) -> Int32 {

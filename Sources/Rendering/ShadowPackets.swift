@@ -50,26 +50,28 @@ final class ShadowBatches {
     /// Traces every batch and adds each ray's transmitted weight to `out[sample]`; environment
     /// rays are multiplied by `environment.radiance(direction)` first. Transmittance is
     /// `HeadScene.transmittance`'s: 1 when nothing blocks, `strandTransmittance` when only strands
-    /// do, 0 when the head does.
+    /// do, 0 when the head or an opaque accessory does (lenses are ignored).
     func resolve(scene: HeadScene, environment: Environment, into out: UnsafeMutablePointer<SIMD3<Float>>) {
+        // Lenses never block (their tint is ignored for shadows); the head and opaque accessories do.
+        let opaque = HeadScene.headMask | (AccessoryLayer.allMask & ~AccessoryLayer.lensMask)
         for b in 0..<batches where count[b] > 0 {
             let base = b * ShadowBatches.width, n = count[b]
             for lane in 0..<n {
                 let k = base + lane
-                packet.setShadow(lane, origin: origin[k], direction: direction[k], near: near[k], far: far[k], mask: HeadScene.allMask)
+                packet.setShadow(lane, origin: origin[k], direction: direction[k], near: near[k], far: far[k], mask: ~AccessoryLayer.lensMask)
             }
             scene.occluded(packet: packet, count: n, coherent: b > 0)
             var blocked: UInt32 = 0
             for lane in 0..<n where packet.occluded(lane) { blocked |= 1 << UInt32(lane) }
-            // Blocked rays in a scene with strands: a second query, against the head mesh alone,
-            // tells strands (partial transmittance) from the head (none). Blocked lanes are
+            // Blocked rays in a scene with strands: a second query, against the head mesh and
+            // opaque accessories, tells strands (partial transmittance) from those (none). Blocked lanes are
             // compacted into the packet's first lanes, in order.
             var throughStrands: UInt32 = 0
             if blocked != 0 && scene.hasStrands {
                 var m = 0
                 for lane in 0..<n where blocked & (1 << UInt32(lane)) != 0 {
                     let k = base + lane
-                    packet.setShadow(m, origin: origin[k], direction: direction[k], near: near[k], far: far[k], mask: HeadScene.headMask)
+                    packet.setShadow(m, origin: origin[k], direction: direction[k], near: near[k], far: far[k], mask: opaque)
                     m += 1
                 }
                 scene.occluded(packet: packet, count: m, coherent: b > 0)

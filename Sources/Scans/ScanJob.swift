@@ -31,12 +31,12 @@ import Rendering
 /// | vertex_class | [ΣV] | uint8 | SegmentationClass of the nearest surface of any layer (`class_names`) |
 /// | vertex_skin | [ΣV] | uint8 | 1 when that class is skin (as the corpus' `skin_visible`) |
 /// | vertex_distance | [ΣV] | float32 | distance to that surface (metres, ≥ 0; strands as capsules) |
-/// | vertex_layer | [ΣV] | uint8 | geometry of that surface: index into `layer_names` (0 head, 1 hair, 2 beard, 3 eyebrows, …); larger ids are accessories |
+/// | vertex_layer | [ΣV] | uint8 | geometry of that surface: index into `layer_names` (0 head, 1 hair, 2 beard, 3 eyebrows, …, 8–12 accessories) |
 /// | vertex_face | [ΣV] | int32 | nearest model face on the head mesh |
 /// | vertex_head_distance | [ΣV] | float32 | signed distance to the head mesh (metres; negative inside the head) |
 /// | faces | [ΣF, 3] | int32 | vertex indices local to the scan, counter-clockwise from outside |
 /// | subject | [S] | int64 | subject index in the recipe's corpus |
-/// | strand_counts | [S, L] | int64 | strands grown per strand layer (`layer_names[1...]`) |
+/// | strand_counts | [S, L] | int64 | strands grown per strand layer (geometry ids 1, 2, … in order) |
 /// | identity, expression | [S, Kid], [S, Kexp] | float32 | model coefficients |
 /// | joint_rotations, head_to_world | [S, 5, 3], [S, 3, 4] | float32 | axis-angle per joint; global [R t] |
 /// | intrinsics, extrinsics | [S, K, 3, 3], [S, K, 3, 4] | float32 | rig cameras at the scan resolution (world→camera) |
@@ -44,7 +44,7 @@ import Rendering
 /// | model_faces, model_face_class | [Fm, 3], [Fm] | int32, uint8 | model triangles and their classes (painted brows) |
 /// | rgb (with `--images`) | [S, K, H, W, 3] | uint8 | the rig's renders (as the corpus) |
 /// | class_names | [19] | string | |
-/// | layer_names | [1+L] | string | "head", then the strand layers |
+/// | layer_names | [13] | string | name of each geometry id: "head", strand layers (1 hair, 2 beard, 3 eyebrows, …), accessories (8 glasses, 9 headwear, 10 facewear, 11 clothing, 12 glasses_lenses); "" = unused |
 ///
 /// Root attributes: `format`, `schema_version`, `headlab_version`, `recipe` (YAML text), `seed`,
 /// `count`, `views`, `resolution`, `voxel_size`, `truncation`, `depth_noise`,
@@ -136,7 +136,7 @@ public struct ScanJob {
         try file.setAttribute("model_source", model.source)
         try file.setAttribute("job", jobKey(r))
         try file.writeStrings("class_names", SegmentationClass.allCases.filter { $0 != .ignore }.map(\.name))
-        try file.writeStrings("layer_names", ["head"] + StrandLayer.allCases.map(\.name))
+        try file.writeStrings("layer_names", HeadScene.geometryNames)
         try file.write("model_faces", model.triangles, shape: [model.triangleCount, 3])
         try file.write("model_face_class", labels.faceClass, shape: [model.triangleCount])
         for (name, type, row) in [("vertices", HDF5ElementType.float32, [3]), ("normals", .float32, [3]), ("vertex_class", .uint8, []),
@@ -268,7 +268,7 @@ public struct ScanJob {
             let params = spec.parameters
             let posed = model.pose(params)
             let scan = try scanner.scan(model: model, labels: labels, posed: posed, global: params.global, groom: spec.groom,
-                                        cameras: cameras, seed: scanSeed(root, s))
+                                        accessories: spec.accessories, cameras: cameras, seed: scanSeed(root, s))
             var stored = StoredScan()
             stored.ragged = ["vertices": ScanJob.bytes(scan.positions), "normals": ScanJob.bytes(scan.normals),
                              "vertex_class": scan.vertexClass, "vertex_skin": scan.vertexSkin,

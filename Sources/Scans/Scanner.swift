@@ -104,10 +104,13 @@ public final class VirtualScanner: @unchecked Sendable {
         device = try EmbreeDevice()
     }
 
-    /// The subject as one Embree scene: the posed head and, with `groom`, its strand layers.
-    public func scene(model: HeadModel, labels: HeadLabelTable, posed: PosedHead, global: RigidTransform, groom: Groom?) throws -> HeadScene {
+    /// The subject as one Embree scene: the posed head, with `groom` its strand layers and with
+    /// `accessories` the fitted accessory meshes.
+    public func scene(model: HeadModel, labels: HeadLabelTable, posed: PosedHead, global: RigidTransform, groom: Groom?,
+                      accessories: Accessories? = nil) throws -> HeadScene {
         try HeadScene(device: device, model: model, labels: labels, posed: posed, global: global,
-                      groom: groom.map { $0.isEmpty ? nil : $0 } ?? nil)
+                      groom: groom.map { $0.isEmpty ? nil : $0 } ?? nil,
+                      accessories: accessories.map { $0.isEmpty ? nil : $0 } ?? nil)
     }
 
     /// The depth sensor. Each pixel integrates an n × n grid of rays (n = `sensorSamples`) over
@@ -196,11 +199,11 @@ public final class VirtualScanner: @unchecked Sendable {
         return try scan(model: model, labels: labels, posed: posed, global: .identity, groom: nil, cameras: cameras, seed: seed)
     }
 
-    /// Scans a subject: the posed head with `groom`'s strand layers.
+    /// Scans a subject: the posed head with `groom`'s strand layers and `accessories`.
     public func scan(model: HeadModel, labels: HeadLabelTable, posed: PosedHead, global: RigidTransform, groom: Groom?,
-                     cameras: [Camera], seed: UInt64) throws -> Scan {
+                     accessories: Accessories? = nil, cameras: [Camera], seed: UInt64) throws -> Scan {
         let t0 = Date()
-        let subject = try scene(model: model, labels: labels, posed: posed, global: global, groom: groom)
+        let subject = try scene(model: model, labels: labels, posed: posed, global: global, groom: groom, accessories: accessories)
         let sceneSeconds = Date().timeIntervalSince(t0)
         let result = try scan(subject, cameras: cameras, seed: seed)
         timings.scene = sceneSeconds

@@ -52,6 +52,7 @@ struct Benchmark: ParsableCommand {
                                  size, Double(images) / seconds, cpu / Double(images), Double(workers) * Double(images) / cpu, workers,
                                  pipeline / 1e6, single.raysPerSecond / 1e6, packet.raysPerSecond / 1e6, pipeline / packet.raysPerSecond, build * 1000))
                     try hairLine(m, size: size)
+                    try accessoryLine(m, size: size)
                 }
                 // Corpus writing share and memory: a small corpus at the first size.
                 let dir = FileManager.default.temporaryDirectory.appendingPathComponent("headlab-bench-\(getpid())")

@@ -146,7 +146,7 @@ final class CorpusGenerationTests: XCTestCase {
         sys.path.insert(0, sys.argv[2])
         from headlab_dataset import HeadLabCorpus
         f = h5py.File(sys.argv[1], 'r')
-        assert f.attrs['format'] == 'headlab-corpus' and f.attrs['schema_version'] == 2
+        assert f.attrs['format'] == 'headlab-corpus' and f.attrs['schema_version'] == 3
         assert 'image: {width: 40' in f.attrs['recipe']
         n, h, w = 3, 32, 40
         expect = {'rgb': ((n, h, w, 3), 'uint8'), 'segmentation': ((n, h, w), 'uint8'), 'normals_camera': ((n, h, w, 3), 'float16'),
@@ -154,7 +154,9 @@ final class CorpusGenerationTests: XCTestCase {
                   'triangle': ((n, h, w), 'int32'), 'landmarks_2d': ((n, 68, 2), 'float32'), 'intrinsics': ((n, 3, 3), 'float32'),
                   'extrinsics': ((n, 3, 4), 'float32'), 'identity': ((n, 1), 'float32'), 'joint_rotations': ((n, 5, 3), 'float32'),
                   'hair_coverage': ((n, h, w), 'uint8'), 'beard_coverage': ((n, h, w), 'uint8'), 'eyebrows_coverage': ((n, h, w), 'uint8'),
-                  'normals_amodal': ((n, h, w, 3), 'float16'), 'uv_amodal': ((n, h, w, 2), 'float16')}
+                  'normals_amodal': ((n, h, w, 3), 'float16'), 'uv_amodal': ((n, h, w, 2), 'float16'),
+                  'glasses_coverage': ((n, h, w), 'uint8'), 'headwear_coverage': ((n, h, w), 'uint8'),
+                  'facewear_coverage': ((n, h, w), 'uint8'), 'clothing_coverage': ((n, h, w), 'uint8')}
         for k, (shape, dtype) in expect.items():
             assert f[k].shape == shape and f[k].dtype == dtype, (k, f[k].shape, f[k].dtype)
         assert list(f['class_names'].asstr()[:])[:3] == ['background', 'skin', 'nose']
@@ -169,6 +171,8 @@ final class CorpusGenerationTests: XCTestCase {
         assert ((f['skin_visible'][:] == 1) <= fg).all()
         assert ((f['skin_visible'][:] == 1) <= (f['skin_amodal'][:] == 1)).all()
         assert (f['hair_coverage'][:] == 0).all()     # this recipe has no hair
+        for k in ('glasses', 'headwear', 'facewear', 'clothing'):
+            assert (f[k + '_coverage'][:] == 0).all()  # … and no accessories
         # The camera projects landmarks where the file says: K [R|t] x = landmarks_2d.
         K, E, X = f['intrinsics'][0], f['extrinsics'][0], f['landmarks_3d'][0]
         uv = (K @ X.T).T; uv = uv[:, :2] / uv[:, 2:]
@@ -180,6 +184,70 @@ final class CorpusGenerationTests: XCTestCase {
         print('ok')
         """
         let out = try runPython(python, script, args: [path, TestPaths.root.appendingPathComponent("scripts").path])
+        XCTAssertEqual(out.trimmingCharacters(in: .whitespacesAndNewlines), "ok")
+    }
+
+    /// Accessories on the MakeHuman head: byte-identical for 1 and 2 threads, `verify` passes,
+    /// and h5py sees the coverage channels agree with the segmentation and the amodal skin.
+    func testAccessoryCorpusIsDeterministicAndItsChannelsAreConsistent() throws {
+        let file = TestPaths.root.appendingPathComponent("Assets/models/makehuman.h5").path
+        guard FileManager.default.fileExists(atPath: file) else { throw XCTSkip("MakeHuman model file not prepared") }
+        let model = try HeadModelFile.read(path: file)
+        let text = """
+        name: accessories
+        image: {width: 64, height: 64, samples_per_pixel: 4}
+        rig: {kind: in_the_wild, yaw: 25, pitch: 10, roll: 5, fill: [0.6, 0.7], focal_mm: [50, 60]}
+        accessories:
+          glasses: {probability: 1, sunglasses_probability: 0.5}
+          headwear: {probability: 1}
+          facewear: {probability: 1}
+          clothing: {probability: 1}
+          earrings: {probability: 0.5}
+        """
+        let dir = TestPaths.temporaryDirectory(self)
+        var paths: [String] = []
+        for threads in [1, 2] {
+            let p = dir.appendingPathComponent("acc\(threads).h5").path
+            var j = CorpusJob(recipe: try Recipe.parse(text, file: "acc.yaml"), model: model, count: 3, output: p, seed: 2)
+            j.headlabVersion = "test"; j.threads = threads
+            try j.run()
+            paths.append(p)
+        }
+        XCTAssertEqual(try Data(contentsOf: URL(fileURLWithPath: paths[0])), try Data(contentsOf: URL(fileURLWithPath: paths[1])))
+        let r = try CorpusReader(path: paths[0])
+        XCTAssertEqual(r.verify(), [])
+        r.close()
+        guard let python = findPythonWithH5py() else { throw XCTSkip("python3 with h5py not available") }
+        let script = """
+        import sys, numpy as np, h5py
+        f = h5py.File(sys.argv[1], 'r')
+        assert f.attrs['schema_version'] == 3
+        seg, tri = f['segmentation'][:], f['triangle'][:]
+        vis, amo, total = f['skin_visible'][:] == 1, f['skin_amodal'][:] == 1, f['coverage'][:].astype(int)
+        assert (vis <= amo).all()
+        layers = {'clothing': 15, 'glasses': 16, 'headwear': 17, 'facewear': 18}
+        covsum = np.zeros(total.shape, int)
+        for name, cls in layers.items():
+            cov = f[name + '_coverage'][:]
+            assert cov.shape == seg.shape and cov.dtype == np.uint8, name
+            covsum += cov
+            labelled = seg == cls
+            assert labelled.sum() > 20, (name, labelled.sum())
+            assert (tri[labelled] == -1).all(), name
+            # Pixel-centre label and jittered coverage agree almost everywhere; per sample, coverage implies the class.
+            assert (cov[labelled] > 0).mean() > 0.8, (name, (cov[labelled] > 0).mean())
+            for k in range(seg.shape[0]):
+                if (cov[k] > 128).sum() > 3: assert labelled[k].any(), (name, k)
+        # Layer coverages are shares of the same samples: they never add up to more than the total.
+        assert (covsum <= total + 4).all()
+        # The mask covers skin: the amodal channel sees it (normals too).
+        mask = seg == 18
+        assert amo[mask].mean() > 0.9, amo[mask].mean()
+        na = f['normals_amodal'][:].astype(np.float32)[mask & amo]
+        assert np.abs(np.linalg.norm(na, axis=-1) - 1).max() < 2e-3
+        print('ok')
+        """
+        let out = try runPython(python, script, args: [paths[0]])
         XCTAssertEqual(out.trimmingCharacters(in: .whitespacesAndNewlines), "ok")
     }
 

@@ -17,6 +17,14 @@ final class RecipeTests: XCTestCase {
         XCTAssertGreaterThan(wild.beardProbability, 0)
         XCTAssertEqual(wild.strandBrowProbability, 1)
         XCTAssertEqual(Recipe().hairStyles, ["none": 1], "hair is off unless a recipe asks for it")
+        XCTAssertGreaterThan(wild.glassesProbability, 0); XCTAssertGreaterThan(wild.headwearProbability, 0)
+        XCTAssertGreaterThan(wild.clothingProbability, 0); XCTAssertGreaterThan(wild.facewearProbability, 0)
+        let quick = try Recipe.load(path: TestPaths.root.appendingPathComponent("Recipes/quickstart.yaml").path)
+        XCTAssertEqual([quick.glassesProbability, quick.headwearProbability, quick.facewearProbability, quick.clothingProbability, quick.earringProbability],
+                       [0, 0, 0, 0, 0], "the quickstart stays fast: no accessories")
+        let r = try Recipe.parse("accessories:\n  glasses: {probability: 0.3, styles: {round: 1}, sunglasses_probability: 0.5, thickness_mm: [2, 3], colors: {gold: 1}}\n  headwear: {probability: 0.2, styles: {beanie: 1}}\n  fabric_saturation: [0.1, 0.2]\n", file: "a.yaml")
+        XCTAssertEqual(r.glassesProbability, 0.3); XCTAssertEqual(r.glassesStyles, ["round": 1]); XCTAssertEqual(r.glassesThicknessMM, UniformRange(2, 3))
+        XCTAssertEqual(r.frameColors, ["gold": 1]); XCTAssertEqual(r.headwearStyles, ["beanie": 1]); XCTAssertEqual(r.fabricSaturation, UniformRange(0.1, 0.2))
     }
 
     func testValuesAndDefaults() throws {
@@ -47,6 +55,12 @@ final class RecipeTests: XCTestCase {
         check("hair:\n  styles: {mohawk: 1}\n", ["bad.yaml:2", "hair.styles.mohawk", "unknown key"], line: 2)
         check("beard: {probability: 2}\n", ["beard.probability", "outside"])
         check("eyebrows:\n  strand_probability: 0.5\n  count: 3\n", ["bad.yaml:3", "eyebrows.count", "unknown key"], line: 3)
+        check("accessories:\n  glasses:\n    probability: 0.2\n    shape: round\n", ["bad.yaml:4", "accessories.glasses.shape", "unknown key"], line: 4)
+        check("accessories:\n  headwear: {styles: {fez: 1}}\n", ["bad.yaml:2", "accessories.headwear.styles.fez", "unknown key"], line: 2)
+        check("accessories:\n  facewear:\n    probability: 1.5\n", ["bad.yaml:3", "accessories.facewear.probability", "outside"], line: 3)
+        check("accessories:\n  glasses: {thickness_mm: [6, 2]}\n", ["accessories.glasses.thickness_mm", "min > max"])
+        check("accessories:\n  scarf: {probability: 1}\n", ["bad.yaml:2", "accessories.scarf", "unknown key"], line: 2)
+        check("accessories:\n  fabric_brightness: bright\n", ["accessories.fabric_brightness", "expected"])
         XCTAssertThrowsError(try Recipe.load(path: "/nonexistent/r.yaml")) { e in XCTAssertTrue("\(e)".contains("/nonexistent/r.yaml")) }
     }
 }

@@ -257,9 +257,12 @@ final class ScansTests: XCTestCase {
             assert np.all(f["vertex_layer"][vo[s]:vo[s+1]] == 0)
             assert f["vertex_face"][vo[s]:vo[s+1]].min() >= 0
         assert list(f["complete"][:]) == [1] * S
-        assert f["strand_counts"].shape == (S, len(f["layer_names"]) - 1)
         layers = [n.decode() if isinstance(n, bytes) else n for n in f["layer_names"][:]]
         assert layers[:4] == ["head", "hair", "beard", "eyebrows"], layers
+        assert layers[8:] == ["glasses", "headwear", "facewear", "clothing", "glasses_lenses"], layers
+        strand_layers = [n for n in layers[1:8] if n]
+        assert f["strand_counts"].shape == (S, len(strand_layers)), f["strand_counts"].shape
+        assert set(np.unique(f["vertex_layer"][:])) <= {i for i, n in enumerate(layers) if n}
         names = [n.decode() if isinstance(n, bytes) else n for n in f["class_names"][:]]
         print(S, len(f["vertices"]), f["intrinsics"].shape, f["extrinsics"].shape, names[int(cls[0])], float(np.ravel(f.attrs["voxel_size"])[0]))
         """
