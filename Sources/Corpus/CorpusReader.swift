@@ -46,7 +46,8 @@ public final class CorpusReader {
 
     /// Segmentation classes a strand can carry (brows, hair, beard).
     static let strandClasses: Set<UInt8> = [SegmentationClass.rightBrow.rawValue, SegmentationClass.leftBrow.rawValue,
-                                            SegmentationClass.hair.rawValue, SegmentationClass.beard.rawValue]
+                                            SegmentationClass.hair.rawValue, SegmentationClass.beard.rawValue,
+                                            SegmentationClass.rightEye.rawValue, SegmentationClass.leftEye.rawValue]  // eyelashes
 
     public func dataset(_ name: String) throws -> HDF5Dataset { try file.openDataset(name) }
 

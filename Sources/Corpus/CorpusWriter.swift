@@ -146,6 +146,7 @@ public final class CorpusWriter {
         try d("hair_coverage").writeRow(row, f.hairCoverage)
         try d("beard_coverage").writeRow(row, f.beardCoverage)
         try d("eyebrows_coverage").writeRow(row, f.eyebrowsCoverage)
+        try d("eyelashes_coverage").writeRow(row, f.eyelashesCoverage)
         try d("normals_amodal").writeRow(row, f.normalsAmodal)
         try d("uv_amodal").writeRow(row, f.uvAmodal)
         try d("landmarks_2d").writeRow(row, s.landmarks.pixels.flatMap { [$0.x, $0.y] })

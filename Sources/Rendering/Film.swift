@@ -24,6 +24,7 @@ public final class Film: @unchecked Sendable {
     public var hairCoverage: [UInt8]     // [H, W] 0…255, fraction of RGB samples whose first hit is scalp hair
     public var beardCoverage: [UInt8]    // [H, W] 0…255, … facial hair (beard, moustache, stubble)
     public var eyebrowsCoverage: [UInt8] // [H, W] 0…255, … strand eyebrows
+    public var eyelashesCoverage: [UInt8] // [H, W] 0…255, … eyelashes
     public var normalsAmodal: [Float]    // [H, W, 3] camera-frame head-mesh normal ignoring strands (0 off the head)
     public var uvAmodal: [Float]         // [H, W, 2] head-mesh UV ignoring strands
 
@@ -38,7 +39,7 @@ public final class Film: @unchecked Sendable {
         uv = [Float](repeating: 0, count: 2 * n); depth = [Float](repeating: 0, count: n)
         triangle = [Int32](repeating: -1, count: n); barycentric = [Float](repeating: 0, count: 2 * n)
         hairCoverage = [UInt8](repeating: 0, count: n); beardCoverage = [UInt8](repeating: 0, count: n)
-        eyebrowsCoverage = [UInt8](repeating: 0, count: n)
+        eyebrowsCoverage = [UInt8](repeating: 0, count: n); eyelashesCoverage = [UInt8](repeating: 0, count: n)
         normalsAmodal = [Float](repeating: 0, count: 3 * n); uvAmodal = [Float](repeating: 0, count: 2 * n)
     }
 
@@ -48,7 +49,7 @@ public final class Film: @unchecked Sendable {
         for i in a..<b {
             coverage[i] = 0; foreground[i] = 0; skinVisible[i] = 0; skinAmodal[i] = 0; segmentation[i] = 0
             depth[i] = 0; triangle[i] = -1
-            hairCoverage[i] = 0; beardCoverage[i] = 0; eyebrowsCoverage[i] = 0
+            hairCoverage[i] = 0; beardCoverage[i] = 0; eyebrowsCoverage[i] = 0; eyelashesCoverage[i] = 0
             uvAmodal[2 * i] = 0; uvAmodal[2 * i + 1] = 0
             for k in 0..<3 { normalsCamera[3 * i + k] = 0; normalsModel[3 * i + k] = 0; normalsAmodal[3 * i + k] = 0 }
             uv[2 * i] = 0; uv[2 * i + 1] = 0; barycentric[2 * i] = 0; barycentric[2 * i + 1] = 0

@@ -9,6 +9,11 @@ import HeadModels
 /// (ambient light and its shadowing), each light sampled on its sphere with a shadow ray, a
 /// wrapped (per-channel) diffuse lobe standing in for subsurface scattering, and a GGX specular
 /// lobe (Schlick Fresnel, F0 = 0.028 for skin) whose strength is the subject's oiliness.
+/// Sharp environment blobs (suns, lamps; `Environment.sharpBlobThreshold`) are sampled like lights
+/// (a direction ∝ their lobe, a shadow ray), so random directions see only the smooth rest: no
+/// fireflies. Pore-scale normal noise is filtered to the pixel footprint and what the filter
+/// removes widens the specular lobe (α² += the removed slope variance), so sub-pixel pores cannot
+/// alias into sparkle either.
 /// Every random number comes from a stream keyed by (seed, pixel), so the image is the same for
 /// any number of threads.
 public struct Integrator: Sendable {
@@ -43,6 +48,7 @@ public struct Integrator: Sendable {
         let spp = max(1, settings.samplesPerPixel)
         let strata = Int(Float(spp).squareRoot().rounded(.up))
         let pixelSeed = SplitMix64(seed: seed)
+        let pixelAngle = 1 / max(camera.fx, 1e-6)   // radians per pixel (footprint = distance · this)
         let packet = RayPacket()
         for x in 0..<film.width {
             let i = y * film.width + x
@@ -85,7 +91,7 @@ public struct Integrator: Sendable {
             var rng = pixelSeed.derive(UInt64(i))
             var sum = SIMD3<Float>.zero
             var hits = 0
-            var layerHits = SIMD3<Int32>.zero   // samples whose first hit is hair, beard, eyebrows
+            var layerHits = SIMD4<Int32>.zero   // samples whose first hit is hair, beard, eyebrows, eyelashes
             // Albedo noise varies on a scale of millimetres: one material per pixel and surface
             // kind serves all its samples (irises are recomputed: the pupil edge is sharp).
             var cached: (kind: UInt8, material: Material)? = nil
@@ -127,7 +133,8 @@ public struct Integrator: Sendable {
                         }
                         // Clamp single-sample outliers (specular glints off pore-scale normals):
                         // a small bias that keeps 16-spp images free of fireflies.
-                        sum += pointwiseMin(shade(hit, material: m, direction: rd, scene: scene, rng: &rng), SIMD3(repeating: 3))
+                        sum += pointwiseMin(shade(hit, material: m, direction: rd, scene: scene, footprint: hit.distance * pixelAngle, rng: &rng),
+                                            SIMD3(repeating: 3))
                         hits += 1
                     } else if background.kind != .environment {
                         // The background is smooth at pixel scale: evaluate it once per pixel.
@@ -148,6 +155,7 @@ public struct Integrator: Sendable {
                 film.hairCoverage[i] = UInt8((Float(layerHits[0]) / Float(spp) * 255).rounded())
                 film.beardCoverage[i] = UInt8((Float(layerHits[1]) / Float(spp) * 255).rounded())
                 film.eyebrowsCoverage[i] = UInt8((Float(layerHits[2]) / Float(spp) * 255).rounded())
+                film.eyelashesCoverage[i] = UInt8((Float(layerHits[3]) / Float(spp) * 255).rounded())
             }
         }
     }
@@ -201,18 +209,32 @@ public struct Integrator: Sendable {
         }
     }
 
-    /// Outgoing radiance toward the camera from a hit.
-    func shade(_ hit: HeadScene.SurfaceHit, material m: Material, direction: SIMD3<Float>, scene: HeadScene, rng: inout SplitMix64) -> SIMD3<Float> {
+    /// Pore noise: value noise of period `poreSize` (metres), normal tilt `poreTilt · strength`.
+    static let poreSize: Float = 1 / 1800, poreTilt: Float = 0.03
+
+    /// Outgoing radiance toward the camera from a hit; `footprint` is the pixel's width on the
+    /// surface in metres (0 = no filtering).
+    func shade(_ hit: HeadScene.SurfaceHit, material m0: Material, direction: SIMD3<Float>, scene: HeadScene, footprint: Float = 0,
+               rng: inout SplitMix64) -> SIMD3<Float> {
         var n = hit.normal
+        var m = m0
         let kind = SurfaceKind(rawValue: scene.labels.faceKind[hit.face]) ?? .skin
         if appearance.poreStrength > 0 && appearance.albedoOverride == nil && (kind == .skin || kind == .lip) {
-            let noise = ValueNoise(seed: appearance.noiseSeed &+ 1)
-            let q = hit.position * 1800
-            let g = SIMD3(noise(q) - 0.5, noise(q + SIMD3(17, 0, 0)) - 0.5, noise(q + SIMD3(0, 31, 0)) - 0.5)
-            n = normalize(n + 0.03 * appearance.poreStrength * g)
+            // Box-filtering noise of period λ over a footprint w keeps ≈ 1/√(1 + (w/λ)²) of its
+            // amplitude; the removed slope variance (value noise: ≈ 1/20 per axis) goes into α².
+            let amplitude = Integrator.poreTilt * appearance.poreStrength
+            let ratio = footprint / Integrator.poreSize
+            let keep = 1 / (1 + ratio * ratio).squareRoot()
+            if keep > 0.05 {
+                let noise = ValueNoise(seed: appearance.noiseSeed &+ 1)
+                let q = hit.position * (1 / Integrator.poreSize)
+                let g = SIMD3(noise(q) - 0.5, noise(q + SIMD3(17, 0, 0)) - 0.5, noise(q + SIMD3(0, 31, 0)) - 0.5)
+                n = normalize(n + amplitude * keep * g)
+            }
+            m.alpha = (m.alpha * m.alpha + 2 * amplitude * amplitude / 20 * (1 - keep * keep)).squareRoot()
         }
         let v = -direction
-        let origin = hit.position + hit.geometricNormal * 1e-5
+        let origin = scene.shadowOrigin(hit) + hit.geometricNormal * 1e-5
         var out = SIMD3<Float>.zero
 
         // Environment: one cosine-weighted direction; pdf cos/π cancels the Lambert cos/π.
@@ -222,16 +244,32 @@ public struct Integrator: Sendable {
         let envDir = normalize(t * (r * cos(phi)) + b * (r * sin(phi)) + n * (1 - u1).squareRoot())
         if dot(envDir, hit.geometricNormal) > 0 {
             let tr = scene.transmittance(origin: origin, direction: envDir, near: 0, far: .infinity)
-            if tr > 0 { out += tr * (m.albedo * lighting.environment.radiance(envDir)) }
+            if tr > 0 { out += tr * (m.albedo * lighting.environment.smoothRadiance(envDir)) }
         }
         // Environment reflection for glossy surfaces (cornea, oily skin), unshadowed.
         if m.specular > 0 {
             let refl = normalize(2 * dot(v, n) * n - v)
-            var l = lighting.environment.radiance(refl)
+            // Mirror-like surfaces (cornea, sclera) reflect the whole environment, sharp blobs
+            // included (the catch light); rough ones see the smooth part, their sharp-blob
+            // highlights come from the sampled blobs below.
+            var l = m.alpha < 0.1 ? lighting.environment.radiance(refl) : lighting.environment.smoothRadiance(refl)
             // A rough lobe sees a blurred environment: clamp sharp sources (sun, softboxes) that
             // would otherwise turn pore-scale normal noise into fireflies.
             if m.alpha >= 0.1 { l = pointwiseMin(l, SIMD3(repeating: 1.5)) * 0.35 }
             out += m.specular * fresnel(max(0, dot(v, n))) * l
+        }
+        // Sharp blobs: a direction from the blob's lobe, a shadow ray, wrapped diffuse + GGX.
+        for blob in lighting.environment.blobs where blob.sharpness >= Environment.sharpBlobThreshold {
+            let l = Environment.sampleBlob(blob, rng.uniform(), rng.uniform())
+            let ndl = dot(n, l)
+            if ndl <= -0.4 { continue }
+            let tr = scene.transmittance(origin: origin, direction: l, near: 0, far: .infinity)
+            if tr == 0 { continue }
+            let e = tr * Environment.blobPower(blob)
+            let wrapped = SIMD3<Float>(max(0, (ndl + m.wrap.x) / (1 + m.wrap.x)), max(0, (ndl + m.wrap.y) / (1 + m.wrap.y)),
+                                       max(0, (ndl + m.wrap.z) / (1 + m.wrap.z)))
+            out += m.albedo / Float.pi * wrapped * e
+            if ndl > 0 && m.specular > 0 && m.alpha >= 0.1 { out += m.specular * ggx(n: n, v: v, l: l, alpha: m.alpha) * ndl * e }
         }
         // Lights: a point on the light's sphere, a shadow ray, wrapped diffuse + GGX.
         for light in lighting.lights {
@@ -261,21 +299,25 @@ public struct Integrator: Sendable {
     /// Kajiya–Kay fibre response for light from `l` seen from `v`: a diffuse lobe ∝ sin(T, L) and
     /// two specular cones about tangents shifted toward the root (white, sharp) and the tip
     /// (coloured, broad), standing in for Marschner's R and TRT lobes.
-    @inline(__always) func kajiyaKay(tangent t: SIMD3<Float>, normal n: SIMD3<Float>, v: SIMD3<Float>, l: SIMD3<Float>, albedo: SIMD3<Float>) -> SIMD3<Float> {
+    /// `specular` scales both cones: 1 for scalp hair; short facial strands (brows, lashes, beards)
+    /// lie along the skin, where T ⟂ H for a frontal light and every strand would glint at once.
+    @inline(__always) func kajiyaKay(tangent t: SIMD3<Float>, normal n: SIMD3<Float>, v: SIMD3<Float>, l: SIMD3<Float>, albedo: SIMD3<Float>,
+                                     specular: Float = 1) -> SIMD3<Float> {
         let tl = dot(t, l)
         let sinTL = max(0, 1 - tl * tl).squareRoot()
         let h = normalize(v + l)
         let t1 = normalize(t - 0.08 * n), t2 = normalize(t + 0.12 * n)
         let d1 = dot(t1, h), d2 = dot(t2, h)
         let s1 = pow(max(0, 1 - d1 * d1).squareRoot(), 90), s2 = pow(max(0, 1 - d2 * d2).squareRoot(), 22)
-        return albedo / Float.pi * sinTL + SIMD3(repeating: 0.045 * s1 * 92 / (2 * Float.pi)) * sinTL
-            + albedo * (0.07 * s2 * 24 / (2 * Float.pi)) * sinTL
+        return albedo / Float.pi * sinTL + specular * (SIMD3(repeating: 0.045 * s1 * 92 / (2 * Float.pi)) * sinTL
+            + albedo * (0.07 * s2 * 24 / (2 * Float.pi)) * sinTL)
     }
 
     /// Outgoing radiance from a strand: one uniform environment direction and every light, each
     /// with a shadow ray that other strands attenuate (`HeadScene.transmittance`).
     func shadeStrand(_ h: HeadScene.StrandHit, direction: SIMD3<Float>, scene: HeadScene, rng: inout SplitMix64) -> SIMD3<Float> {
         let albedo = appearance.albedoOverride ?? h.color
+        let specular: Float = h.layer == .hair ? 1 : 0.3
         let v = -direction, origin = h.position + h.normal * 5e-5
         var out = SIMD3<Float>.zero
         let z = 2 * rng.uniform() - 1, a = 2 * Float.pi * rng.uniform(), s = max(0, 1 - z * z).squareRoot()
@@ -284,13 +326,19 @@ public struct Integrator: Sendable {
         let tr = scene.transmittance(origin: origin, direction: w, near: 1e-4, far: .infinity)
         if tr > 0 {
             // Uniform-sphere estimator of the diffuse lobe: radiance × (albedo sin / π) × 4π / π.
-            out += tr * 4 * lighting.environment.radiance(w) * albedo / Float.pi * max(0, 1 - tl * tl).squareRoot()
+            out += tr * 4 * lighting.environment.smoothRadiance(w) * albedo / Float.pi * max(0, 1 - tl * tl).squareRoot()
         }
         // Environment specular: the mirror direction about the fibre (the centre of Kajiya–Kay's
         // cone), unshadowed and clamped like skin's rough reflection, white R and coloured TRT.
         let mirror = v - 2 * dot(v, h.tangent) * h.tangent
-        let envSpec = pointwiseMin(lighting.environment.radiance(normalize(mirror)), SIMD3(repeating: 1.5))
-        out += envSpec * (SIMD3(repeating: 0.05) + 0.12 * albedo)
+        let envSpec = pointwiseMin(lighting.environment.smoothRadiance(normalize(mirror)), SIMD3(repeating: 1.5))
+        out += envSpec * (SIMD3(repeating: 0.05) + 0.12 * albedo) * specular
+        for blob in lighting.environment.blobs where blob.sharpness >= Environment.sharpBlobThreshold {
+            let l = Environment.sampleBlob(blob, rng.uniform(), rng.uniform())
+            let tr = scene.transmittance(origin: origin, direction: l, near: 1e-4, far: .infinity)
+            if tr == 0 { continue }
+            out += tr * Environment.blobPower(blob) * kajiyaKay(tangent: h.tangent, normal: h.normal, v: v, l: l, albedo: albedo, specular: specular)
+        }
         for light in lighting.lights {
             var p = light.position
             if light.radius > 0 {
@@ -301,7 +349,7 @@ public struct Integrator: Sendable {
             let dist = length(toLight), l = toLight / dist
             let tr = scene.transmittance(origin: origin, direction: l, near: 1e-4, far: dist)
             if tr == 0 { continue }
-            out += tr * light.color / max(dist * dist, 1e-4) * kajiyaKay(tangent: h.tangent, normal: h.normal, v: v, l: l, albedo: albedo)
+            out += tr * light.color / max(dist * dist, 1e-4) * kajiyaKay(tangent: h.tangent, normal: h.normal, v: v, l: l, albedo: albedo, specular: specular)
         }
         return out
     }
@@ -347,6 +395,10 @@ public struct Integrator: Sendable {
             let tint = SIMD3(noise.hash(Int32(cell.x), Int32(cell.y), 7), noise.hash(Int32(cell.x), Int32(cell.y), 9), h)
             let base = bg.colorA + (bg.colorB - bg.colorA) * noise.fbm(SIMD3(u * 3, v * 3, 1), octaves: 3)
             return base * 0.6 + tint * 0.5 * (h > 0.5 ? 1 : 0.4)
+        case .dark:
+            // Vertical gradient with a vignette: brightest behind the head, falling off by 60 % at the corners.
+            let r2 = (u - 0.5) * (u - 0.5) + (v - 0.45) * (v - 0.45)
+            return (bg.colorA + (bg.colorB - bg.colorA) * v) * max(0.4, 1 - 1.2 * r2)
         }
     }
 

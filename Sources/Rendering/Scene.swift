@@ -96,7 +96,7 @@ public final class HeadScene: @unchecked Sendable {
     public let modelRotation: Mat3       // world → model frame rotation (inverse of the global rotation)
     public let eyeCentres: [SIMD3<Float>]  // [2] world: left, right
     public let eyeAxes: [SIMD3<Float>]     // [2] world unit gaze directions
-    /// Strand layers (hair, beard, eyebrows), indexed by `StrandLayer.rawValue - 1`; empty sets
+    /// Strand layers (hair, beard, eyebrows, eyelashes), indexed by `StrandLayer.rawValue - 1`; empty sets
     /// when the groom has none. Geometry id of layer L is L.rawValue, its mask bit `L.mask`.
     public private(set) var strands: [StrandSet] = StrandLayer.allCases.map { StrandSet(layer: $0) }
     public private(set) var hasStrands = false
@@ -110,7 +110,7 @@ public final class HeadScene: @unchecked Sendable {
     /// Embree geometry mask of the head mesh; strand layers use `StrandLayer.mask`.
     public static let headMask: UInt32 = 1
 
-    /// `groom` adds strand layers (geometry ids 1…3) grown on this posed head; strand eyebrows
+    /// `groom` adds strand layers (geometry ids 1…4) grown on this posed head; strand eyebrows
     /// replace the painted ones in the labels.
     public init(device: EmbreeDevice, model: HeadModel, labels: HeadLabelTable, posed: PosedHead, global: RigidTransform,
                 groom: Groom? = nil) throws {
@@ -163,7 +163,7 @@ public final class HeadScene: @unchecked Sendable {
     func addStrands(_ groom: Groom) throws {
         let t0 = DispatchTime.now().uptimeNanoseconds
         let grower = StrandGrower(scene: self, groom: groom)
-        let sets = [grower.scalpHair(), grower.facialHair(), grower.eyebrows()]
+        let sets = [grower.scalpHair(), grower.facialHair(), grower.eyebrows(), grower.eyelashes()]
         let t1 = DispatchTime.now().uptimeNanoseconds
         growSeconds = Double(t1 - t0) / 1e9
         var albedoSum = SIMD3<Float>.zero, albedoCount = 0
@@ -319,6 +319,24 @@ public final class HeadScene: @unchecked Sendable {
             + b.z * SIMD2(model.texcoords[2 * t2], model.texcoords[2 * t2 + 1])
         return SurfaceHit(distance: distance, face: face, barycentric: b, position: origin + distance * direction,
                           normal: n, geometricNormal: ng, uv: uv)
+    }
+
+    /// The origin for shadow rays from a hit: the point lifted onto the smooth surface that the
+    /// vertex normals describe (Hanika 2021, "Hacking the shadow terminator"):
+    /// p' = p + Σ_i b_i · max(0, (v_i − p)·n_i) n_i. From the flat facet itself, rays toward a
+    /// light at grazing angles hit the neighbouring facets of a coarse mesh, which drew the
+    /// triangles as hard shadow patches under a key light.
+    @inline(__always)
+    func shadowOrigin(_ hit: SurfaceHit) -> SIMD3<Float> {
+        var p = hit.position
+        for c in 0..<3 {
+            let i = Int(model.triangles[3 * hit.face + c])
+            let n = normals.vec3(i)
+            let lift = dot(vertices.vec3(i) - hit.position, n)
+            if lift > 0 { p += hit.barycentric[c] * lift * n }
+        }
+        // Only ever lifts toward the side being shaded (vertex normals face out; a back-face hit keeps p).
+        return dot(p - hit.position, hit.geometricNormal) >= 0 ? p : hit.position
     }
 
     /// Intersects up to 16 rays sharing an origin as one Embree packet (`rtcIntersect16`).
