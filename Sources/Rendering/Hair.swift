@@ -586,8 +586,9 @@ struct StrandGrower {
                     if length(radial) < 1e-6 { radial = vertical }
                     let r = normalize(radial)
                     if length(p - centre) < radius + offset { p = centre + r * (radius + offset) }
-                    // … and onto the lid's outer surface if the lid lies over the point.
-                    if let h = scene.headHit(origin: p, direction: r, far: 0.0015) { p += r * (h.distance + offset) }
+                    // … and onto the lid's outer surface if the lid lies within 3 mm over the point (the landmarks
+                    // can sit behind the lid's front edge).
+                    if let h = scene.headHit(origin: p, direction: r, far: 0.003) { p += r * (h.distance + offset) }
                     // Length: short at the corners, longest two thirds out.
                     let profile = 0.45 + 0.55 * sin(Float.pi * min(1, max(0, (s - 0.05) / 0.95)) * 0.85 + 0.15)
                     let lengthScale = (lower ? 0.5 : 1) * profile * rng.uniform(0.75, 1.05)

@@ -151,10 +151,10 @@ final class HairTests: XCTestCase {
                 let pts = lashes.strandPoints(k)
                 let root = pts[0]
                 // On the margin as seen from the eye: the root lies on the ray from the eyeball centre
-                // through a margin point (within 1 mm sideways), no more than 2.5 mm beyond that point or
+                // through a margin point (within 1 mm sideways), no more than 4 mm beyond that point or
                 // the eyeball's surface, whichever is further out: it is moved out of the fitted
-                // eyeball sphere (the MakeHuman margin landmarks lie up to 3.7 mm inside it) and onto
-                // a lid surface within 1.5 mm over it.
+                // eyeball sphere (the MakeHuman margin landmarks lie up to 3.7 mm inside it, behind
+                // the lid's front edge) and onto a lid surface within 3 mm over it.
                 let dir = normalize(root - eye.centre)
                 var sideways = Float.infinity, outward = Float.infinity
                 for poly in [margins.upper, margins.lower] {
@@ -167,18 +167,18 @@ final class HairTests: XCTestCase {
                     }
                 }
                 XCTAssertLessThan(sideways, 1e-3, "lash root off the lid margin", file: file, line: line)
-                XCTAssertLessThan(outward, 2.5e-3, "lash root far out of the lid margin", file: file, line: line)
+                XCTAssertLessThan(outward, 4e-3, "lash root far out of the lid margin", file: file, line: line)
                 XCTAssertGreaterThan(outward, -1e-4, file: file, line: line)
                 for q in pts { XCTAssertGreaterThan(length(q - eye.centre), eye.radius + 1e-4, "lash point inside the eyeball", file: file, line: line) }
                 // Lashes leave the eye: no tip is nearer the eyeball centre than its root (0.5 mm
-                // tolerance), and many stand off by > 1 mm; in the MakeHuman model many upper lashes
-                // meet the lid fold about 1 mm out and slide along it.
+                // tolerance), and most stand off by > 1 mm; in the MakeHuman model some inner upper
+                // lashes meet the lid fold and slide along it.
                 XCTAssertGreaterThan(length(pts.last! - eye.centre), length(root - eye.centre) - 5e-4, file: file, line: line)
                 if length(pts.last! - eye.centre) > length(root - eye.centre) + 1e-3 { leaving += 1 }
                 total += 1
             }
         }
-        XCTAssertGreaterThan(Float(leaving), 0.4 * Float(total), "lashes standing off the eye by more than 1 mm", file: file, line: line)
+        XCTAssertGreaterThan(Float(leaving), 0.6 * Float(total), "lashes standing off the eye by more than 1 mm", file: file, line: line)
         var crossing = 0
         for first in lashes.segments {
             let a = lashes.points[Int(first)], b = lashes.points[Int(first) + 1]
