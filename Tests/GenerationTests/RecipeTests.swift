@@ -47,6 +47,9 @@ final class RecipeTests: XCTestCase {
         check("hair:\n  styles: {mohawk: 1}\n", ["bad.yaml:2", "hair.styles.mohawk", "unknown key"], line: 2)
         check("beard: {probability: 2}\n", ["beard.probability", "outside"])
         check("eyebrows:\n  strand_probability: 0.5\n  count: 3\n", ["bad.yaml:3", "eyebrows.count", "unknown key"], line: 3)
+        check("eyelashes:\n  length: [0.01, 0.2]\n", ["bad.yaml:2", "eyelashes.length", "outside"], line: 2)
+        check("lighting: {key_fill_ratio: [5, 2]}\n", ["lighting.key_fill_ratio", "min > max"])
+        check("background: {kinds: {black: 1}}\n", ["background.kinds.black", "unknown key"])
         XCTAssertThrowsError(try Recipe.load(path: "/nonexistent/r.yaml")) { e in XCTAssertTrue("\(e)".contains("/nonexistent/r.yaml")) }
     }
 }
