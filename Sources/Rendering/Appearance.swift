@@ -73,10 +73,12 @@ public struct Environment: Equatable, Sendable {
         var e = Environment(); e.top = c; e.horizon = c; e.bottom = c; return e
     }
 
-    /// Blobs at least this sharp (suns, small lamps: ≲ 20° wide) are sampled like lights, never
-    /// hit by chance: a cosine-weighted sample that hits a sun carries hundreds of times the mean
-    /// radiance, which showed as sparkle (fireflies) on skin, worst on dark skin.
-    public static let sharpBlobThreshold: Float = 16
+    /// Blobs at least this sharp (suns, small lamps: half maximum within ≈ 11° of the centre) are
+    /// sampled like lights, never hit by chance: a cosine-weighted sample that hits a sun carries
+    /// hundreds of times the mean radiance, which showed as sparkle (fireflies) on skin, worst on
+    /// dark skin. Broader blobs (softboxes, windows) stay with the cosine-weighted sample: each
+    /// explicit blob costs a shadow ray per camera sample.
+    public static let sharpBlobThreshold: Float = 40
 
     /// Radiance from direction `d` (everything: backgrounds, mirror views).
     @inline(__always)

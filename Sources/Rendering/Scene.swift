@@ -100,6 +100,11 @@ public final class HeadScene: @unchecked Sendable {
     /// when the groom has none. Geometry id of layer L is L.rawValue, its mask bit `L.mask`.
     public private(set) var strands: [StrandSet] = StrandLayer.allCases.map { StrandSet(layer: $0) }
     public private(set) var hasStrands = false
+    /// Ray mask of shadow rays: everything but eyelashes (a lash's shadow is far below a pixel,
+    /// and skipping them keeps lash-only heads at one shadow ray per light sample).
+    public static let shadowMask: UInt32 = ~StrandLayer.eyelashes.mask
+    /// True when a layer that casts shadows (hair, beard, brows) is present.
+    public private(set) var hasShadowingStrands = false
     /// Mean albedo of the strands: how much light a strand lets through in shadow rays.
     public private(set) var strandTransmittance: Float = 0.3
     /// Seconds spent growing strands and rebuilding the BVH with them (benchmarks).
@@ -182,11 +187,17 @@ public final class HeadScene: @unchecked Sendable {
             rtcReleaseGeometry(geometry)
             strands[set.layer.rawValue - 1] = set
             hasStrands = true
+            if set.layer != .eyelashes { hasShadowingStrands = true }
             if set.layer == .hair { for c in set.strandColor { albedoSum += c; albedoCount += 1 } }
         }
         if albedoCount > 0 { strandTransmittance = 0.15 + 0.5 * (albedoSum / Float(albedoCount)).sum() / 3 }
         // Hundreds of thousands of curve segments: a medium-quality BVH builds several times faster.
-        if hasStrands { rtcSetSceneBuildQuality(scene, RTC_BUILD_QUALITY_MEDIUM); rtcCommitScene(scene) }
+        // A few thousand (lashes, brows, stubble) keep the high-quality BVH: it traces faster.
+        let segmentCount = sets.reduce(0) { $0 + $1.segments.count }
+        if hasStrands {
+            if segmentCount > 20_000 { rtcSetSceneBuildQuality(scene, RTC_BUILD_QUALITY_MEDIUM) }
+            rtcCommitScene(scene)
+        }
         strandBVHSeconds = Double(DispatchTime.now().uptimeNanoseconds - t1) / 1e9
     }
 
@@ -270,8 +281,8 @@ public final class HeadScene: @unchecked Sendable {
     /// strands (an approximation of multiple scattering in the hair volume), 1 otherwise.
     @inline(__always)
     func transmittance(origin: SIMD3<Float>, direction: SIMD3<Float>, near: Float, far: Float) -> Float {
-        if !occluded(origin: origin, direction: direction, near: near, far: far) { return 1 }
-        if !hasStrands { return 0 }
+        if !occluded(origin: origin, direction: direction, near: near, far: far, mask: HeadScene.shadowMask) { return 1 }
+        if !hasShadowingStrands { return 0 }
         return occluded(origin: origin, direction: direction, near: near, far: far, mask: HeadScene.headMask) ? 0 : strandTransmittance
     }
 
