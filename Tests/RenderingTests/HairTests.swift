@@ -213,10 +213,16 @@ final class HairTests: XCTestCase {
                    settings: RenderSettings(samplesPerPixel: 4)).render(open, camera: camera, seed: 1, into: film)
         XCTAssertTrue(film.eyelashesCoverage.contains { $0 > 0 })
         XCTAssertFalse(film.hairCoverage.contains { $0 != 0 })
+        var lashOverSkin = 0, lashPixels = 0
         for i in 0..<(film.width * film.height) where film.foreground[i] == 1 && film.triangle[i] < 0 {
             XCTAssert([SegmentationClass.rightEye.rawValue, SegmentationClass.leftEye.rawValue].contains(film.segmentation[i]))
-            XCTAssertLessThanOrEqual(film.skinVisible[i], film.skinAmodal[i])
+            XCTAssertEqual(film.skinVisible[i], 0)
+            lashPixels += 1
+            // Amodal skin sees through lashes: the lid skin behind them.
+            if film.skinAmodal[i] == 1 { lashOverSkin += 1; XCTAssertGreaterThan(film.uvAmodal[2 * i] + film.uvAmodal[2 * i + 1], 0) }
         }
+        XCTAssertGreaterThan(lashPixels, 0)
+        XCTAssertGreaterThan(lashOverSkin, 0, "lid skin behind lashes is amodal skin")
     }
 
     func render(_ s: HeadScene, size: Int = 64, threads: Int = 0) -> Film {
