@@ -188,10 +188,10 @@ def main():
     for c in args.corpora:
         rows.append((os.path.basename(c), stats(corpus_images(c))))
     keys = ["skin_L", "skin_a", "skin_b", "skin_L_p90_p10", "background_L", "sparkle_all", "sparkle_dark"]
-    print(f"{'set':28s} {'n':>4s} " + " ".join(f"{k:>16s}" for k in keys) + f" {'hist_EMD':>9s}")
+    print(f"{'set':28s} {'n':>4s} " + " ".join(f"{k:>16s}" for k in keys) + f" {'hist_EMD':>9s} {'n_dark':>6s}")
     for name, s in rows:
         cells = " ".join(f"{s[k][0]:7.3f}±{s[k][1]:<7.3f}" if k.startswith("sparkle") else f"{s[k][0]:7.1f}±{s[k][1]:<7.1f}" for k in keys)
-        print(f"{name:28s} {s['n']:4d} {cells} {emd(s['hist'], r['hist']):9.1f}")
+        print(f"{name:28s} {s['n']:4d} {cells} {emd(s['hist'], r['hist']):9.1f} {s['n_dark']:6d}")
     print("L* histograms (10 bins of 10 L*):")
     for name, s in rows:
         print(f"  {name:28s} " + " ".join(f"{x:.2f}" for x in s["hist"]))
