@@ -14,7 +14,7 @@ import numpy as np
 
 IMAGE_CHANNELS = ("rgb", "coverage", "foreground", "skin_visible", "skin_amodal", "segmentation",
                   "normals_camera", "normals_model", "uv", "depth", "triangle", "barycentric",
-                  "hair_coverage", "beard_coverage", "eyebrows_coverage", "normals_amodal", "uv_amodal",
+                  "hair_coverage", "beard_coverage", "eyebrows_coverage", "eyelashes_coverage", "normals_amodal", "uv_amodal",
                   "glasses_coverage", "headwear_coverage", "facewear_coverage", "clothing_coverage")
 PER_SAMPLE = ("landmarks_2d", "landmarks_visible", "landmarks_3d", "intrinsics", "distortion", "extrinsics",
               "head_to_world", "identity", "expression", "joint_rotations", "subject", "view", "index")

@@ -45,8 +45,8 @@ public final class CorpusReader {
     public func close() { file.close() }
 
     /// Segmentation classes a strand or an accessory mesh can carry (no model face): brows, hair,
-    /// beard, clothing, glasses, headwear, facewear.
-    static let strandClasses: Set<UInt8> = Set([SegmentationClass.rightBrow, .leftBrow, .hair, .beard,
+    /// beard, eyes (eyelashes), clothing, glasses, headwear, facewear.
+    static let strandClasses: Set<UInt8> = Set([SegmentationClass.rightBrow, .leftBrow, .hair, .beard, .rightEye, .leftEye,
                                                 .clothing, .glasses, .headwear, .facewear].map(\.rawValue))
 
     public func dataset(_ name: String) throws -> HDF5Dataset { try file.openDataset(name) }

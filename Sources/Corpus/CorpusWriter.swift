@@ -171,6 +171,7 @@ public final class CorpusWriter {
         try d("hair_coverage").writeRow(row, f.hairCoverage)
         try d("beard_coverage").writeRow(row, f.beardCoverage)
         try d("eyebrows_coverage").writeRow(row, f.eyebrowsCoverage)
+        try d("eyelashes_coverage").writeRow(row, f.eyelashesCoverage)
         try d("normals_amodal").writeRow(row, f.normalsAmodal)
         try d("uv_amodal").writeRow(row, f.uvAmodal)
         for layer in AccessoryLayer.allCases { try d("\(layer.name)_coverage").writeRow(row, f.coverage(layer)) }

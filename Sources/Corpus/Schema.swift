@@ -1,7 +1,7 @@
 import HDF5
 import Rendering
 
-/// The corpus file format (HDF5), version 3 (version 2 had no accessory coverage channels, version 1 no strand-layer and amodal-geometry channels). One stacked dataset per channel, shape [N, ...], one
+/// The corpus file format (HDF5), version 3 (version 2 had no accessory and eyelash coverage channels, version 1 no strand-layer and amodal-geometry channels). One stacked dataset per channel, shape [N, ...], one
 /// sample per chunk; row k is sample k (its `index`), whatever shard or thread wrote it.
 ///
 /// Image channels ([N, H, W, ...]; background pixels hold 0, `triangle` -1):
@@ -23,6 +23,7 @@ import Rendering
 /// | hair_coverage | [H, W] | uint8 | fraction of RGB samples whose first hit is a scalp-hair strand × 255 |
 /// | beard_coverage | [H, W] | uint8 | … a facial-hair strand (beard, moustache, goatee, stubble) × 255 |
 /// | eyebrows_coverage | [H, W] | uint8 | … a strand eyebrow × 255 |
+/// | eyelashes_coverage | [H, W] | uint8 | … an eyelash × 255 |
 /// | normals_amodal | [H, W, 3] | float16 | camera-frame normal of the head mesh ignoring strands (0 where the ray misses the head) |
 /// | uv_amodal | [H, W, 2] | float16 | texture coordinates of the head mesh ignoring strands and accessories |
 /// | glasses_coverage | [H, W] | uint8 | fraction of RGB samples whose first hit is glasses (frame or lens) × 255 |
@@ -31,7 +32,7 @@ import Rendering
 /// | clothing_coverage | [H, W] | uint8 | … clothing around the neck (collar, shirt) × 255 |
 ///
 /// Where a strand is in front at the pixel centre, `segmentation` holds its class (hair 13,
-/// beard 14, right/left brow 5/6), `normals_*` and `depth` describe the strand (normal ⟂ the
+/// beard 14, right/left brow 5/6, eyelashes: the right/left eye 3/4 of their side), `normals_*` and `depth` describe the strand (normal ⟂ the
 /// strand, facing the camera), `triangle` is -1 and `uv`/`barycentric` are 0; `skin_amodal`,
 /// `normals_amodal` and `uv_amodal` come from the same ray through the head mesh alone.
 /// Accessories work the same way with classes glasses 16, headwear 17 (also headphones and
@@ -76,6 +77,7 @@ public enum CorpusSchema {
         Channel(name: "hair_coverage", type: .uint8, components: 1),
         Channel(name: "beard_coverage", type: .uint8, components: 1),
         Channel(name: "eyebrows_coverage", type: .uint8, components: 1),
+        Channel(name: "eyelashes_coverage", type: .uint8, components: 1),
         Channel(name: "normals_amodal", type: .float16, components: 3),
         Channel(name: "uv_amodal", type: .float16, components: 2),
         Channel(name: "glasses_coverage", type: .uint8, components: 1),

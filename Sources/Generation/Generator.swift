@@ -199,6 +199,14 @@ public final class Generator: @unchecked Sendable {
             g.eyebrows = true
             g.browStrands = Int(Float(recipe.browStrands) * rng.uniform(0.6, 1.3))
         }
+        // Eyelashes from their own stream (adding them leaves every other draw unchanged).
+        var lashRng = rng.derive(0x1A5)
+        if lashRng.bernoulli(recipe.eyelashProbability) && recipe.lashStrands > 0 {
+            g.eyelashes = true
+            g.lashStrands = max(1, Int(Float(recipe.lashStrands) * lashRng.uniform(0.7, 1.2)))
+            g.lashLength = lashRng.uniform(recipe.lashLength.lo, recipe.lashLength.hi)
+            g.lashCurl = lashRng.uniform(0.2, 0.9)
+        }
         return g
     }
 
@@ -316,6 +324,28 @@ public final class Generator: @unchecked Sendable {
                                      color: hue * rng.uniform(0.8, 3), sharpness: rng.uniform(15, 80)))
             }
         }
+        // Key light (the real photos' look: one strong source to the side and above, the rest of
+        // the environment as fill). The environment's irradiance on a surface facing the camera,
+        // E_env, is split: the environment keeps E_env / (1 + ratio) as fill and the key gives
+        // E_env · ratio / (1 + ratio) at the head centre, so overall exposure stays as before.
+        var keyRng = rng.derive(0x4B45)
+        if keyRng.bernoulli(recipe.keyProbability) {
+            let ratio = keyRng.uniform(recipe.keyFillRatio.lo, recipe.keyFillRatio.hi)
+            let eEnv = e.irradiance(normal: SIMD3(0, 0, 1))
+            let fill = 1 / (1 + ratio)
+            e.top *= fill; e.horizon *= fill; e.bottom *= fill
+            for i in e.blobs.indices { e.blobs[i].color *= fill }
+            let side: Float = keyRng.bernoulli(0.5) ? 1 : -1
+            let az = side * keyRng.uniform(20, 70) * Float.pi / 180, el = keyRng.uniform(5, 45) * Float.pi / 180
+            let d = SIMD3(cos(el) * sin(az), sin(el), cos(el) * cos(az))
+            let dist = keyRng.uniform(1, 2.5)
+            // Tungsten (warm) to daylight (neutral) key, normalised to unit mean.
+            let warm = keyRng.uniform(0, 1)
+            var tint = SIMD3<Float>(1 + 0.25 * warm, 1, 1 - 0.3 * warm)
+            tint /= (tint.x + tint.y + tint.z) / 3
+            let eKey = (eEnv.x + eEnv.y + eEnv.z) / 3 * ratio * fill
+            l.lights.append(Light(position: d * dist, color: tint * eKey * dist * dist, radius: keyRng.uniform(0.05, 0.3)))
+        }
         l.environment = e
         let count = Int(rng.uniform(recipe.lightCount.lo, recipe.lightCount.hi + 0.999))
         for _ in 0..<count {
@@ -335,6 +365,14 @@ public final class Generator: @unchecked Sendable {
         b.colorB = SIMD3(rng.uniform(0, 0.9), rng.uniform(0, 0.9), rng.uniform(0, 0.9))
         b.scale = rng.uniform(2, 12)
         b.seed = rng.next()
+        if b.kind == .dark {
+            // A dim backdrop (linear 0.001–0.03, L* ≈ 1–19) with a desaturated tint (navy, grey, brown).
+            var dark = rng.derive(0xDA4C)
+            let tint = SIMD3<Float>(repeating: 1) * 0.6 + SIMD3(dark.uniform(0, 1), dark.uniform(0, 1), dark.uniform(0, 1)) * 0.4
+            let level = exp(dark.uniform(log(0.001), log(0.03)))
+            b.colorA = tint * level * dark.uniform(0.6, 1.2)
+            b.colorB = tint * level * dark.uniform(0.6, 1.6)
+        }
         return b
     }
 

@@ -57,7 +57,10 @@ public struct Recipe: Equatable, Sendable {
     public var environments: [String: Float] = ["studio": 1, "outdoor": 1, "indoor": 1]
     public var lightCount = UniformRange(0, 3)
     public var lightIntensity = UniformRange(0.5, 3)
-    public var backgrounds: [String: Float] = ["environment": 1, "gradient": 1, "noise": 1, "clutter": 1]
+    /// Probability of a key light and its irradiance relative to the remaining fill (see `Generator.sampleLighting`).
+    public var keyProbability: Float = 0.6
+    public var keyFillRatio = UniformRange(1.5, 6)
+    public var backgrounds: [String: Float] = ["environment": 1, "gradient": 1, "noise": 1, "clutter": 1, "dark": 1]
 
     // Camera effects.
     public var exposure = UniformRange(0.7, 1.4)
@@ -79,6 +82,10 @@ public struct Recipe: Equatable, Sendable {
     public var beardStrands = 12000
     public var strandBrowProbability: Float = 0
     public var browStrands = 700                        // per brow
+    // Eyelashes (strands): on by default, every face has them and the models' lash cards are not drawn.
+    public var eyelashProbability: Float = 1
+    public var lashStrands = 90                         // per upper lid (lower lids: 40 %)
+    public var lashLength = UniformRange(0.007, 0.011)  // longest upper lash, metres
 
     // Accessories (fitted meshes). Off unless a recipe asks for them. Probabilities per subject.
     public var glassesProbability: Float = 0
@@ -127,7 +134,7 @@ public struct Recipe: Equatable, Sendable {
             throw RecipeError(file: file, line: nil, key: "", reason: "not valid YAML: \(e)")
         }
         let reader = RecipeReader(file: file)
-        let top = try reader.mapping(root, path: "", allowed: ["name", "model", "image", "rig", "head", "appearance", "hair", "beard", "eyebrows", "accessories", "lighting", "background", "camera_effects", "output"])
+        let top = try reader.mapping(root, path: "", allowed: ["name", "model", "image", "rig", "head", "appearance", "hair", "beard", "eyebrows", "eyelashes", "accessories", "lighting", "background", "camera_effects", "output"])
         if let n = top["name"] { r.name = try reader.string(n, "name") }
         if let n = top["model"] { r.model = try reader.string(n, "model") }
         if let n = top["image"] {
@@ -204,15 +211,23 @@ public struct Recipe: Equatable, Sendable {
             if let v = m["strands"] { r.browStrands = try reader.int(v, "eyebrows.strands", 0...20_000) }
         }
         if let n = top["accessories"] { try parseAccessories(n, reader: reader, into: &r) }
+        if let n = top["eyelashes"] {
+            let m = try reader.mapping(n, path: "eyelashes", allowed: ["probability", "strands", "length"])
+            if let v = m["probability"] { r.eyelashProbability = try reader.float(v, "eyelashes.probability", 0...1) }
+            if let v = m["strands"] { r.lashStrands = try reader.int(v, "eyelashes.strands", 0...2_000) }
+            if let v = m["length"] { r.lashLength = try reader.range(v, "eyelashes.length", 0.001...0.03) }
+        }
         if let n = top["lighting"] {
-            let m = try reader.mapping(n, path: "lighting", allowed: ["environments", "lights", "intensity"])
+            let m = try reader.mapping(n, path: "lighting", allowed: ["environments", "lights", "intensity", "key_probability", "key_fill_ratio"])
+            if let v = m["key_probability"] { r.keyProbability = try reader.float(v, "lighting.key_probability", 0...1) }
+            if let v = m["key_fill_ratio"] { r.keyFillRatio = try reader.range(v, "lighting.key_fill_ratio", 0...100) }
             if let v = m["environments"] { r.environments = try reader.weights(v, "lighting.environments", allowed: ["studio", "outdoor", "indoor"]) }
             if let v = m["lights"] { r.lightCount = try reader.range(v, "lighting.lights", 0...8) }
             if let v = m["intensity"] { r.lightIntensity = try reader.range(v, "lighting.intensity", 0...100) }
         }
         if let n = top["background"] {
             let m = try reader.mapping(n, path: "background", allowed: ["kinds"])
-            if let v = m["kinds"] { r.backgrounds = try reader.weights(v, "background.kinds", allowed: ["environment", "gradient", "noise", "clutter"]) }
+            if let v = m["kinds"] { r.backgrounds = try reader.weights(v, "background.kinds", allowed: Set(Background.Kind.allCases.map(\.rawValue))) }
         }
         if let n = top["camera_effects"] {
             let m = try reader.mapping(n, path: "camera_effects", allowed: ["exposure", "white_balance", "noise", "blur_probability", "compression_probability"])
@@ -275,7 +290,7 @@ public struct Recipe: Equatable, Sendable {
     /// Channel names a recipe may name under `output.gzip`.
     public static let channelNames = ["rgb", "coverage", "foreground", "skin_visible", "skin_amodal", "segmentation",
                                       "normals_camera", "normals_model", "uv", "depth", "triangle", "barycentric",
-                                      "hair_coverage", "beard_coverage", "eyebrows_coverage", "normals_amodal", "uv_amodal",
+                                      "hair_coverage", "beard_coverage", "eyebrows_coverage", "eyelashes_coverage", "normals_amodal", "uv_amodal",
                                       "glasses_coverage", "headwear_coverage", "facewear_coverage", "clothing_coverage"]
 }
 

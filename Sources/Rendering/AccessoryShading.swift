@@ -5,7 +5,7 @@ extension Integrator {
     /// the rare rays that continue behind a lens): `queue` returns the unshadowed radiance and
     /// queues its occlusion rays as lane 0 of a private batch set, which is resolved here.
     func shadeNow(scene: HeadScene, _ queue: (ShadowBatches) -> SIMD3<Float>) -> SIMD3<Float> {
-        let shadows = ShadowBatches(lights: lighting.lights.count)
+        let shadows = ShadowBatches(lights: lighting.lights.count + sharpBlobs.count)
         var out = queue(shadows)
         withUnsafeMutablePointer(to: &out) { shadows.resolve(scene: scene, environment: lighting.environment, into: $0) }
         return out
@@ -38,9 +38,9 @@ extension Integrator {
                 switch next {
                 case .head(let hit):
                     behind = shadeNow(scene: scene) { queueSurface(hit, material: material(hit, scene: scene), direction: direction, lane: 0,
-                                                                   scene: scene, shadows: $0, rng: &rng) }
+                                                                   scene: scene, blobs: sharpBlobs, shadows: $0, rng: &rng) }
                 case .strand(let s):
-                    behind = shadeNow(scene: scene) { queueStrand(s, direction: direction, lane: 0, shadows: $0, rng: &rng) }
+                    behind = shadeNow(scene: scene) { queueStrand(s, direction: direction, lane: 0, blobs: sharpBlobs, shadows: $0, rng: &rng) }
                 case .accessory(let a):
                     behind = shadeAccessory(a, direction: direction, scene: scene, rng: &rng, miss: miss, depth: depth + 1)
                 }

@@ -25,11 +25,14 @@ public struct Appearance: Equatable, Sendable {
 
     public init() {}
 
-    // Calibrated so m = 0.05 gives fair skin ≈ (0.79, 0.59, 0.52), m = 0.3 medium ≈ (0.53, 0.35,
-    // 0.27) and m = 0.8 dark ≈ (0.24, 0.12, 0.07) at h = 0.05 (measured skin albedos are in these ranges).
-    static let melaninAbsorption = SIMD3<Float>(1.6, 2.1, 2.7)
+    // Calibrated so m = 0.05 gives fair skin ≈ (0.82, 0.59, 0.47), m = 0.3 medium ≈ (0.61, 0.37,
+    // 0.24) and m = 0.8 dark ≈ (0.31, 0.14, 0.06) at h = 0.05. Melanin's absorption rises steeply
+    // toward blue (∝ λ^−3.33 over 650/550/450 nm gives 1 : 1.74 : 3.4; the camera's broad RGB
+    // bands flatten it to ≈ 1 : 1.46 : 2.15) and the bloodless base is yellowish: together they
+    // give the warm (high b*) skin of real photos (the james photos: skin b* ≈ 25).
+    static let melaninAbsorption = SIMD3<Float>(1.3, 1.9, 2.8)
     static let hemoglobinAbsorption = SIMD3<Float>(0.5, 4.5, 4.5)
-    static let baseTint = SIMD3<Float>(0.88, 0.82, 0.75)
+    static let baseTint = SIMD3<Float>(0.90, 0.80, 0.68)
 
     public func skinAlbedo(extraMelanin: Float = 0, extraHemoglobin: Float = 0) -> SIMD3<Float> {
         let m = max(0, melanin + extraMelanin), h = max(0, hemoglobin + extraHemoglobin)
@@ -70,15 +73,68 @@ public struct Environment: Equatable, Sendable {
         var e = Environment(); e.top = c; e.horizon = c; e.bottom = c; return e
     }
 
+    /// Blobs at least this sharp (suns, small lamps: half maximum within ≈ 11° of the centre) are
+    /// sampled like lights, never hit by chance: a cosine-weighted sample that hits a sun carries
+    /// hundreds of times the mean radiance, which showed as sparkle (fireflies) on skin, worst on
+    /// dark skin. Broader blobs (softboxes, windows) stay with the cosine-weighted sample: each
+    /// explicit blob costs a shadow ray per camera sample.
+    public static let sharpBlobThreshold: Float = 40
+
+    /// Radiance from direction `d` (everything: backgrounds, mirror views).
     @inline(__always)
     public func radiance(_ d: SIMD3<Float>) -> SIMD3<Float> {
-        let y = d.y
-        var c = y >= 0 ? horizon + (top - horizon) * y : horizon + (bottom - horizon) * (-y)
-        for b in blobs {
+        var c = smoothRadiance(d)
+        for b in blobs where b.sharpness >= Environment.sharpBlobThreshold {
             let k = dot(d, b.direction)
             if k > 0 { c += b.color * pow(k, b.sharpness) }
         }
         return c
+    }
+
+    /// The gradient and the broad blobs only: what random directions sample; the sharp blobs
+    /// (`sharpBlobs`) are added by sampling them explicitly.
+    @inline(__always)
+    public func smoothRadiance(_ d: SIMD3<Float>) -> SIMD3<Float> {
+        let y = d.y
+        var c = y >= 0 ? horizon + (top - horizon) * y : horizon + (bottom - horizon) * (-y)
+        for b in blobs where b.sharpness < Environment.sharpBlobThreshold {
+            let k = dot(d, b.direction)
+            if k > 0 { c += b.color * pow(k, b.sharpness) }
+        }
+        return c
+    }
+
+    public var sharpBlobs: [Blob] { blobs.filter { $0.sharpness >= Environment.sharpBlobThreshold } }
+
+    /// Irradiance (per channel) of a blob on a surface facing it: ∫ c·cos^s θ dω = 2π c / (s + 1).
+    @inline(__always) public static func blobPower(_ b: Blob) -> SIMD3<Float> { b.color * (2 * Float.pi / (b.sharpness + 1)) }
+
+    /// A direction distributed ∝ cos^s about the blob's direction (pdf = (s+1)/(2π) cos^s θ), so
+    /// that `blobPower · f(l) · cos` is an unbiased estimate of the blob's reflected light.
+    @inline(__always) public static func sampleBlob(_ b: Blob, _ u1: Float, _ u2: Float) -> SIMD3<Float> {
+        let cosT = pow(max(u1, 1e-12), 1 / (b.sharpness + 1)), sinT = max(0, 1 - cosT * cosT).squareRoot()
+        let d = b.direction
+        let a = abs(d.x) > 0.9 ? SIMD3<Float>(0, 1, 0) : SIMD3<Float>(1, 0, 0)
+        let t = normalize(cross(a, d)), bt = cross(d, t)
+        let phi = 2 * Float.pi * u2
+        return normalize(t * (sinT * cos(phi)) + bt * (sinT * sin(phi)) + d * cosT)
+    }
+
+    /// Irradiance on a surface with normal `n` from the whole environment (all blobs), by a fixed
+    /// 256-direction Fibonacci quadrature of the hemisphere: E = ∫ L(ω) (n·ω) dω.
+    public func irradiance(normal n: SIMD3<Float>) -> SIMD3<Float> {
+        let count = 256
+        let a = abs(n.x) > 0.9 ? SIMD3<Float>(0, 1, 0) : SIMD3<Float>(1, 0, 0)
+        let t = normalize(cross(a, n)), b = cross(n, t)
+        var sum = SIMD3<Float>.zero
+        for i in 0..<count {
+            // Cosine-weighted Fibonacci points: E = π · mean L.
+            let u1 = (Float(i) + 0.5) / Float(count), phi = Float(i) * 2.399963
+            let r = u1.squareRoot()
+            let d = t * (r * cos(phi)) + b * (r * sin(phi)) + n * (1 - u1).squareRoot()
+            sum += radiance(d)
+        }
+        return sum * (Float.pi / Float(count))
     }
 }
 
@@ -91,7 +147,9 @@ public struct Lighting: Equatable, Sendable {
 
 /// The image behind the head.
 public struct Background: Equatable, Sendable {
-    public enum Kind: String, Sendable, CaseIterable { case environment, gradient, noise, clutter }
+    /// `dark`: a dim studio backdrop (the real photos' look): a near-black vertical gradient from
+    /// `colorA` (top) to `colorB` with a vignette, lit only by spill.
+    public enum Kind: String, Sendable, CaseIterable { case environment, gradient, noise, clutter, dark }
     public var kind: Kind = .gradient
     public var colorA = SIMD3<Float>(0.2, 0.2, 0.25)
     public var colorB = SIMD3<Float>(0.5, 0.5, 0.5)

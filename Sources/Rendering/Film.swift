@@ -24,6 +24,7 @@ public final class Film: @unchecked Sendable {
     public var hairCoverage: [UInt8]     // [H, W] 0…255, fraction of RGB samples whose first hit is scalp hair
     public var beardCoverage: [UInt8]    // [H, W] 0…255, … facial hair (beard, moustache, stubble)
     public var eyebrowsCoverage: [UInt8] // [H, W] 0…255, … strand eyebrows
+    public var eyelashesCoverage: [UInt8] // [H, W] 0…255, … eyelashes
     public var normalsAmodal: [Float]    // [H, W, 3] camera-frame head-mesh normal ignoring strands (0 off the head)
     public var uvAmodal: [Float]         // [H, W, 2] head-mesh UV ignoring strands
     /// [L, H, W] 0…255 per `AccessoryLayer` (glasses, headwear, facewear, clothing): fraction of RGB
@@ -46,7 +47,7 @@ public final class Film: @unchecked Sendable {
         uv = [Float](repeating: 0, count: 2 * n); depth = [Float](repeating: 0, count: n)
         triangle = [Int32](repeating: -1, count: n); barycentric = [Float](repeating: 0, count: 2 * n)
         hairCoverage = [UInt8](repeating: 0, count: n); beardCoverage = [UInt8](repeating: 0, count: n)
-        eyebrowsCoverage = [UInt8](repeating: 0, count: n)
+        eyebrowsCoverage = [UInt8](repeating: 0, count: n); eyelashesCoverage = [UInt8](repeating: 0, count: n)
         normalsAmodal = [Float](repeating: 0, count: 3 * n); uvAmodal = [Float](repeating: 0, count: 2 * n)
         accessoryCoverage = [UInt8](repeating: 0, count: AccessoryLayer.allCases.count * n)
     }

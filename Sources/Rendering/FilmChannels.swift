@@ -4,7 +4,7 @@
 /// write disjoint pixels.
 struct FilmChannels: @unchecked Sendable {
     var rgb, coverage, foreground, skinVisible, skinAmodal, segmentation: UnsafeMutablePointer<UInt8>
-    var hairCoverage, beardCoverage, eyebrowsCoverage: UnsafeMutablePointer<UInt8>
+    var hairCoverage, beardCoverage, eyebrowsCoverage, eyelashesCoverage: UnsafeMutablePointer<UInt8>
     var accessoryCoverage: UnsafeMutablePointer<UInt8>   // [AccessoryLayer, H, W]
     var radiance, normalsCamera, normalsModel, uv, depth, barycentric, normalsAmodal, uvAmodal: UnsafeMutablePointer<Float>
     var triangle: UnsafeMutablePointer<Int32>
@@ -13,7 +13,7 @@ struct FilmChannels: @unchecked Sendable {
     /// Resets every label channel of row `y` to its background value.
     func clearLabels(row y: Int) {
         let a = y * width, n = width
-        for p in [coverage, foreground, skinVisible, skinAmodal, segmentation, hairCoverage, beardCoverage, eyebrowsCoverage] {
+        for p in [coverage, foreground, skinVisible, skinAmodal, segmentation, hairCoverage, beardCoverage, eyebrowsCoverage, eyelashesCoverage] {
             (p + a).update(repeating: 0, count: n)
         }
         for (p, k) in [(normalsCamera, 3), (normalsModel, 3), (normalsAmodal, 3), (uv, 2), (uvAmodal, 2), (barycentric, 2), (depth, 1)] {
@@ -38,6 +38,7 @@ extension Film {
         try beardCoverage.withUnsafeMutableBufferPointer { beardCoverage in
         try eyebrowsCoverage.withUnsafeMutableBufferPointer { eyebrowsCoverage in
         try accessoryCoverage.withUnsafeMutableBufferPointer { accessoryCoverage in
+        try eyelashesCoverage.withUnsafeMutableBufferPointer { eyelashesCoverage in
         try radiance.withUnsafeMutableBufferPointer { radiance in
         try normalsCamera.withUnsafeMutableBufferPointer { normalsCamera in
         try normalsModel.withUnsafeMutableBufferPointer { normalsModel in
@@ -51,11 +52,11 @@ extension Film {
                 rgb: rgb.baseAddress!, coverage: coverage.baseAddress!, foreground: foreground.baseAddress!,
                 skinVisible: skinVisible.baseAddress!, skinAmodal: skinAmodal.baseAddress!, segmentation: segmentation.baseAddress!,
                 hairCoverage: hairCoverage.baseAddress!, beardCoverage: beardCoverage.baseAddress!, eyebrowsCoverage: eyebrowsCoverage.baseAddress!,
-                accessoryCoverage: accessoryCoverage.baseAddress!,
+                eyelashesCoverage: eyelashesCoverage.baseAddress!, accessoryCoverage: accessoryCoverage.baseAddress!,
                 radiance: radiance.baseAddress!, normalsCamera: normalsCamera.baseAddress!, normalsModel: normalsModel.baseAddress!,
                 uv: uv.baseAddress!, depth: depth.baseAddress!, barycentric: barycentric.baseAddress!,
                 normalsAmodal: normalsAmodal.baseAddress!, uvAmodal: uvAmodal.baseAddress!, triangle: triangle.baseAddress!,
                 width: width, height: height))
-        } } } } } } } } } } } } } } } } } } }
+        } } } } } } } } } } } } } } } } } } } }
     }
 }

@@ -16,8 +16,8 @@ public enum BeardStyle: String, CaseIterable, Sendable {
 
 /// Strand layers: each is one Embree curve geometry (id = rawValue) and one coverage channel.
 public enum StrandLayer: Int, CaseIterable, Sendable {
-    case hair = 1, beard = 2, eyebrows = 3
-    public var name: String { ["", "hair", "beard", "eyebrows"][rawValue] }
+    case hair = 1, beard = 2, eyebrows = 3, eyelashes = 4
+    public var name: String { ["", "hair", "beard", "eyebrows", "eyelashes"][rawValue] }
     /// Embree geometry mask bit of the layer (the head is bit 0).
     public var mask: UInt32 { 1 << UInt32(rawValue) }
 }
@@ -42,10 +42,16 @@ public struct Groom: Equatable, Sendable {
     public var beardLength: Float = 0.008
     public var eyebrows: Bool = false        // strand brows replace the painted ones
     public var browStrands: Int = 0          // per brow
+    public var eyelashes: Bool = false       // strand lashes along the lid margins (the models' lash cards are not drawn)
+    public var lashStrands: Int = 0          // per upper lid; lower lids get 40 %
+    public var lashLength: Float = 0.009     // longest upper lash; lower lashes are half as long
+    public var lashCurl: Float = 0.5         // 0 straight … 1 strongly curled away from the eye
     public var seed: UInt64 = 0
     public init() {}
 
-    public var isEmpty: Bool { (style == .none || strands == 0) && (beard == .none || beardStrands == 0) && !(eyebrows && browStrands > 0) }
+    public var isEmpty: Bool {
+        (style == .none || strands == 0) && (beard == .none || beardStrands == 0) && !(eyebrows && browStrands > 0) && !(eyelashes && lashStrands > 0)
+    }
 
     /// Fibre colour from melanin concentrations (absorption coefficients of eumelanin and
     /// pheomelanin per unit concentration, as in d'Eon et al. 2011 / Chiang et al. 2016), turned
@@ -489,6 +495,124 @@ struct StrandGrower {
                 set.append(strand: pts, root: p, face: root.face, rootRadius: g.radius * 1.6,
                            color: strandColor(&r, eumelanin: g.eumelanin * 1.1, pheomelanin: g.pheomelanin, grey: g.grey * 0.5),
                            cls: right ? .rightBrow : .leftBrow)
+            }
+        }
+        return set
+    }
+
+    // MARK: Eyelashes
+
+    /// The eyeball of one side: the least-squares sphere through the posed sclera vertices
+    /// (algebraic fit |p|² = 2 c·p + k, r² = k + |c|²); nil when the model has no sclera there (then
+    /// that eye gets no lashes either).
+    func eyeball(right: Bool) -> (centre: SIMD3<Float>, radius: Float)? {
+        let vs = model.vertices(in: right ? [.scleraRight] : [.scleraLeft])
+        guard vs.count >= 8 else { return nil }
+        // Centred on the centroid for conditioning; normal equations of [2x 2y 2z 1] · [c k] = |p|².
+        let mean = vs.reduce(SIMD3<Double>.zero) { $0 + SIMD3<Double>(scene.vertices.vec3($1)) } / Double(vs.count)
+        var a = [Double](repeating: 0, count: 16), rhs = [Double](repeating: 0, count: 4)
+        for v in vs {
+            let p = SIMD3<Double>(scene.vertices.vec3(v)) - mean
+            let row = [2 * p.x, 2 * p.y, 2 * p.z, 1], y = (p * p).sum()
+            for i in 0..<4 { rhs[i] += row[i] * y; for j in 0..<4 { a[4 * i + j] += row[i] * row[j] } }
+        }
+        // Gaussian elimination with partial pivoting (4×4).
+        for col in 0..<4 {
+            let pivot = (col..<4).max { abs(a[4 * $0 + col]) < abs(a[4 * $1 + col]) }!
+            guard abs(a[4 * pivot + col]) > 1e-18 else { return nil }
+            if pivot != col { for j in 0..<4 { a.swapAt(4 * col + j, 4 * pivot + j) }; rhs.swapAt(col, pivot) }
+            for r in (col + 1)..<4 {
+                let f = a[4 * r + col] / a[4 * col + col]
+                for j in col..<4 { a[4 * r + j] -= f * a[4 * col + j] }
+                rhs[r] -= f * rhs[col]
+            }
+        }
+        var x = [Double](repeating: 0, count: 4)
+        for r in stride(from: 3, through: 0, by: -1) {
+            var t = rhs[r]
+            for j in (r + 1)..<4 { t -= a[4 * r + j] * x[j] }
+            x[r] = t / a[4 * r + r]
+        }
+        let c = SIMD3(x[0], x[1], x[2])
+        let r2 = x[3] + (c * c).sum()
+        guard r2 > 0 else { return nil }
+        return (SIMD3<Float>(c + mean), Float(r2.squareRoot()))
+    }
+
+    /// The lid margins of one eye from the posed iBUG landmarks (36–41 the subject's right eye,
+    /// 42–47 the left), each ordered from the inner corner (0) to the outer one (1).
+    func lidMargins(right: Bool) -> (upper: [SIMD3<Float>], lower: [SIMD3<Float>]) {
+        let l = model.landmarkPositions(vertices: scene.vertices)
+        // Right eye: 39 inner, 38, 37 upper, 36 outer, 41, 40 lower. Left: 42 inner, 43, 44, 45 outer, 47, 46.
+        return right ? ([l[39], l[38], l[37], l[36]], [l[39], l[40], l[41], l[36]])
+                     : ([l[42], l[43], l[44], l[45]], [l[42], l[47], l[46], l[45]])
+    }
+
+    /// Eyelashes: strands rooted along the posed upper and lower lid margins (so they follow
+    /// blinks and expressions), leaving the eyeball radially and curling up (upper) or down
+    /// (lower), longest at two thirds of the way to the outer corner. A root is the margin point
+    /// moved out of the eyeball sphere and onto the lid's outer surface (rays against the head
+    /// mesh), then every segment is collided like the other strands, so no lash enters the
+    /// eyeball or the lids. Labelled as the eye of its side (see `SegmentationClass`).
+    func eyelashes() -> StrandSet {
+        var set = StrandSet(layer: .eyelashes)
+        let g = groom
+        guard g.eyelashes, g.lashStrands > 0 else { return set }
+        let up = normalize(rotation * SIMD3(0, 1, 0)), forward = normalize(rotation * SIMD3(0, 0, 1))
+        let landmarkFaces = model.landmarks.map { Int($0.triangle) }
+        for right in [true, false] {
+            guard let (centre, radius) = eyeball(right: right) else { continue }
+            let margins = lidMargins(right: right)
+            let outward = normalize(rotation * SIMD3(right ? -1 : 1, 0, 0))   // toward the outer corner
+            for lower in [false, true] {
+                let poly = lower ? margins.lower : margins.upper
+                var cumulative: [Float] = [0]
+                for k in 1..<poly.count { cumulative.append(cumulative[k - 1] + length(poly[k] - poly[k - 1])) }
+                let total = cumulative.last!
+                guard total > 1e-4 else { continue }
+                let count = lower ? Int((Float(g.lashStrands) * 0.4).rounded()) : g.lashStrands
+                let vertical = lower ? -up : up
+                var rng = SplitMix64(seed: g.seed).derive((right ? 0x50_0000 : 0x60_0000) + (lower ? 0x8_0000 : 0))
+                for i in 0..<count {
+                    // Stratified along the margin, skipping the innermost 8 % (the caruncle).
+                    let s = 0.08 + 0.92 * (Float(i) + rng.uniform()) / Float(count)
+                    let arc = s * total
+                    var k = 0
+                    while k < poly.count - 2 && cumulative[k + 1] < arc { k += 1 }
+                    let t = (arc - cumulative[k]) / max(cumulative[k + 1] - cumulative[k], 1e-9)
+                    var p = poly[k] + (poly[k + 1] - poly[k]) * t
+                    // Out of the eyeball (the chord between landmarks may cut into it) …
+                    var radial = p - centre
+                    if length(radial) < 1e-6 { radial = vertical }
+                    let r = normalize(radial)
+                    if length(p - centre) < radius + offset { p = centre + r * (radius + offset) }
+                    // … and onto the lid's outer surface if the lid lies within 3 mm over the point (the landmarks
+                    // can sit behind the lid's front edge).
+                    if let h = scene.headHit(origin: p, direction: r, far: 0.003) { p += r * (h.distance + offset) }
+                    // Length: short at the corners, longest two thirds out.
+                    let profile = 0.45 + 0.55 * sin(Float.pi * min(1, max(0, (s - 0.05) / 0.95)) * 0.85 + 0.15)
+                    let lengthScale = (lower ? 0.5 : 1) * profile * rng.uniform(0.75, 1.05)
+                    let strandLength = g.lashLength * lengthScale
+                    let segments = 5, step = strandLength / Float(segments)
+                    // Out of the eye and forward (lashes stand off the lid), a little up/down, fanning out at the outer corner.
+                    var dir = normalize(r * 0.3 + forward * 1.0 + vertical * 0.15 + outward * (0.35 * s * s) + (rng.uniform(-0.12, 0.12)) * outward)
+                    var pts = [p]
+                    var q = p
+                    for seg in 1...segments {
+                        // Curl: the direction turns toward the vertical (up for upper lashes), more toward the tip.
+                        dir = normalize(dir + (vertical * 0.7 + forward * 0.3) * (g.lashCurl * 0.35 * Float(seg) / Float(segments)))
+                        // Kept outside the eyeball sphere, then collided with the mesh (lids, eyeball, skin).
+                        var target = q + dir * step
+                        if length(target - centre) < radius + offset { target = centre + normalize(target - centre) * (radius + offset) }
+                        let n = collide(q, target)
+                        pts.append(n); q = n
+                    }
+                    let nearest = lower ? (right ? [39, 40, 41, 36] : [42, 47, 46, 45])[min(3, k + (t > 0.5 ? 1 : 0))]
+                                        : (right ? [39, 38, 37, 36] : [42, 43, 44, 45])[min(3, k + (t > 0.5 ? 1 : 0))]
+                    set.append(strand: pts, root: pts[0], face: landmarkFaces[nearest], rootRadius: g.radius * 0.8,
+                               color: strandColor(&rng, eumelanin: g.eumelanin * 1.4 + 1.5, pheomelanin: g.pheomelanin * 0.5, grey: g.grey * 0.15),
+                               cls: right ? .rightEye : .leftEye)
+                }
             }
         }
         return set

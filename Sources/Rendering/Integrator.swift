@@ -9,6 +9,11 @@ import HeadModels
 /// (ambient light and its shadowing), each light sampled on its sphere with a shadow ray, a
 /// wrapped (per-channel) diffuse lobe standing in for subsurface scattering, and a GGX specular
 /// lobe (Schlick Fresnel, F0 = 0.028 for skin) whose strength is the subject's oiliness.
+/// Sharp environment blobs (suns, lamps; `Environment.sharpBlobThreshold`) are sampled like lights
+/// (a direction ∝ their lobe, a shadow ray), so random directions see only the smooth rest: no
+/// fireflies. Pore-scale normal noise is filtered to the pixel footprint and what the filter
+/// removes widens the specular lobe (α² += the removed slope variance), so sub-pixel pores cannot
+/// alias into sparkle either.
 /// A pixel's samples are traced as 16-wide Embree packets, and so are their occlusion rays
 /// (`ShadowBatches`); strand samples beyond `strandShadingBudget` per pixel reuse the mean of
 /// the shaded ones. Every random number comes from a stream keyed by (seed, pixel), so the image is the same for
@@ -33,7 +38,7 @@ public struct Integrator: Sendable {
         film.withChannels { channels in
             parallelFor(blocks, threads: settings.threads) { block in
                 enableFlushToZero()
-                let scratch = PixelScratch(lights: lighting.lights.count)
+                let scratch = PixelScratch(lights: lighting.lights.count + sharpBlobs.count)
                 for row in (block * rowsPerBlock)..<min(film.height, (block + 1) * rowsPerBlock) {
                     renderRow(row, scene: scene, camera: camera, seed: seed, film: channels, scratch: scratch)
                 }
@@ -41,6 +46,9 @@ public struct Integrator: Sendable {
         }
         finishImage(film, seed: seed)
     }
+
+    /// Environment blobs sampled like lights (their shadow batches follow the lights').
+    var sharpBlobs: [Environment.Blob] { lighting.environment.blobs.filter { $0.sharpness >= Environment.sharpBlobThreshold } }
 
     /// Strand hits shaded per pixel: once this many samples of a pixel have been shaded on
     /// strands, its further strand samples take their mean (0 = shade every sample). Strand
@@ -71,6 +79,8 @@ public struct Integrator: Sendable {
         let packet = scratch.camera, out = scratch.out, directions = scratch.direction, kinds = scratch.kind
         let budget = Integrator.strandShadingBudget
         let width = film.width
+        let pixelAngle = 1 / max(camera.fx, 1e-6)   // radians per pixel (footprint = distance · this)
+        let blobs = sharpBlobs
         for x in 0..<width {
             let i = y * width + x
             // Labels: the ray through the pixel centre.
@@ -121,7 +131,7 @@ public struct Integrator: Sendable {
             var rng = pixelSeed.derive(UInt64(i))
             var sum = SIMD3<Float>.zero
             var hits = 0
-            var layerHits = SIMD3<Int32>.zero   // samples whose first hit is hair, beard, eyebrows
+            var layerHits = SIMD4<Int32>.zero   // samples whose first hit is hair, beard, eyebrows, eyelashes
             var strandShaded = 0, strandSum = SIMD3<Float>.zero
             var accessoryHits = SIMD4<Int32>.zero   // … glasses, headwear, facewear, clothing (AccessoryLayer)
             // Albedo noise varies on a scale of millimetres: one material per pixel and surface
@@ -174,7 +184,7 @@ public struct Integrator: Sendable {
                                                      origin: origin, direction: rd)
                         kinds[lane] = .strand
                         strandShaded += 1
-                        out[lane] = queueStrand(sh, direction: rd, lane: lane, shadows: scratch.shadows, rng: &rng)
+                        out[lane] = queueStrand(sh, direction: rd, lane: lane, blobs: blobs, shadows: scratch.shadows, rng: &rng)
                     } else if packet.hit(lane) {
                         let (bu, bv) = packet.uv(lane)
                         let hit = scene.resolve(primitive: packet.primitive(lane), u: bu, v: bv, distance: packet.distance(lane),
@@ -186,7 +196,8 @@ public struct Integrator: Sendable {
                         }
                         kinds[lane] = .surface
                         hits += 1
-                        out[lane] = queueSurface(hit, material: m, direction: rd, lane: lane, scene: scene, shadows: scratch.shadows, rng: &rng)
+                        out[lane] = queueSurface(hit, material: m, direction: rd, lane: lane, scene: scene, footprint: hit.distance * pixelAngle,
+                                                 blobs: blobs, shadows: scratch.shadows, rng: &rng)
                     } else {
                         kinds[lane] = .background
                         if background.kind != .environment {
@@ -223,6 +234,7 @@ public struct Integrator: Sendable {
                 film.hairCoverage[i] = UInt8((Float(layerHits[0]) / Float(spp) * 255).rounded())
                 film.beardCoverage[i] = UInt8((Float(layerHits[1]) / Float(spp) * 255).rounded())
                 film.eyebrowsCoverage[i] = UInt8((Float(layerHits[2]) / Float(spp) * 255).rounded())
+                film.eyelashesCoverage[i] = UInt8((Float(layerHits[3]) / Float(spp) * 255).rounded())
             }
             if accessoryHits != .zero {
                 for l in 0..<AccessoryLayer.allCases.count {
@@ -281,23 +293,35 @@ public struct Integrator: Sendable {
         }
     }
 
+    /// Pore noise: value noise of period `poreSize` (metres), normal tilt `poreTilt · strength`.
+    static let poreSize: Float = 1 / 1800, poreTilt: Float = 0.03
+
     /// Starts shading a head-mesh sample: returns the unshadowed part of its radiance (the
     /// environment's reflection) and queues its occlusion rays with the radiance each carries:
     /// one cosine-weighted environment direction (pdf cos/π cancels the Lambert cos/π, so the
     /// weight is the albedo) and a point on each light's sphere (wrapped per-channel diffuse +
     /// GGX). Random numbers are drawn in a fixed order per sample.
     @inline(__always)
-    func queueSurface(_ hit: HeadScene.SurfaceHit, material m: Material, direction: SIMD3<Float>, lane: Int, scene: HeadScene,
-                      shadows: ShadowBatches, rng: inout SplitMix64) -> SIMD3<Float> {
+    func queueSurface(_ hit: HeadScene.SurfaceHit, material m0: Material, direction: SIMD3<Float>, lane: Int, scene: HeadScene,
+                      footprint: Float = 0, blobs: [Environment.Blob] = [], shadows: ShadowBatches, rng: inout SplitMix64) -> SIMD3<Float> {
         var n = hit.normal
+        var m = m0
         let kind = SurfaceKind(rawValue: scene.labels.faceKind[hit.face]) ?? .skin
         if appearance.poreStrength > 0 && appearance.albedoOverride == nil && (kind == .skin || kind == .lip) {
-            // Pore-scale normal noise: a 3-vector value noise in [-0.5, 0.5]³ at 0.55 mm.
-            let g = ValueNoise(seed: appearance.noiseSeed &+ 1).vector(hit.position * 1800) - 0.5
-            n = normalize(n + 0.03 * appearance.poreStrength * g)
+            // Pore-scale normal noise: a 3-vector value noise in [-0.5, 0.5]³ of period `poreSize`.
+            // Box-filtering noise of period λ over a footprint w keeps ≈ 1/√(1 + (w/λ)²) of its
+            // amplitude; the removed slope variance (value noise: ≈ 1/20 per axis) goes into α².
+            let amplitude = Integrator.poreTilt * appearance.poreStrength
+            let ratio = footprint / Integrator.poreSize
+            let keep = 1 / (1 + ratio * ratio).squareRoot()
+            if keep > 0.05 {
+                let g = ValueNoise(seed: appearance.noiseSeed &+ 1).vector(hit.position * (1 / Integrator.poreSize)) - 0.5
+                n = normalize(n + amplitude * keep * g)
+            }
+            m.alpha = (m.alpha * m.alpha + 2 * amplitude * amplitude / 20 * (1 - keep * keep)).squareRoot()
         }
         let v = -direction
-        let origin = hit.position + hit.geometricNormal * 1e-5
+        let origin = scene.shadowOrigin(hit) + hit.geometricNormal * 1e-5
         var out = SIMD3<Float>.zero
 
         // Environment: one cosine-weighted direction, shadowed.
@@ -311,11 +335,27 @@ public struct Integrator: Sendable {
         // Environment reflection for glossy surfaces (cornea, oily skin), unshadowed.
         if m.specular > 0 {
             let refl = normalize(2 * dot(v, n) * n - v)
-            var l = lighting.environment.radiance(refl)
+            // Mirror-like surfaces (cornea, sclera) reflect the whole environment, sharp blobs
+            // included (the catch light); rough ones see the smooth part, their sharp-blob
+            // highlights come from the sampled blobs below.
+            var l = m.alpha < 0.1 ? lighting.environment.radiance(refl) : lighting.environment.smoothRadiance(refl)
             // A rough lobe sees a blurred environment: clamp sharp sources (sun, softboxes) that
             // would otherwise turn pore-scale normal noise into fireflies.
             if m.alpha >= 0.1 { l = pointwiseMin(l, SIMD3(repeating: 1.5)) * 0.35 }
             out += m.specular * fresnel(max(0, dot(v, n))) * l
+        }
+        // Sharp blobs: a direction from the blob's lobe, a shadow ray, wrapped diffuse + GGX.
+        let lightCount = lighting.lights.count
+        for (k, blob) in blobs.enumerated() {
+            let l = Environment.sampleBlob(blob, rng.uniform(), rng.uniform())
+            let ndl = dot(n, l)
+            if ndl <= -0.4 { continue }
+            let e = Environment.blobPower(blob)
+            let wrapped = SIMD3<Float>(max(0, (ndl + m.wrap.x) / (1 + m.wrap.x)), max(0, (ndl + m.wrap.y) / (1 + m.wrap.y)),
+                                       max(0, (ndl + m.wrap.z) / (1 + m.wrap.z)))
+            var c = m.albedo / Float.pi * wrapped * e
+            if ndl > 0 && m.specular > 0 && m.alpha >= 0.1 { c += m.specular * ggx(n: n, v: v, l: l, alpha: m.alpha) * ndl * e }
+            if c != .zero { shadows.add(1 + lightCount + k, lane: lane, origin: origin, direction: l, near: 0, far: .infinity, weight: c) }
         }
         // Lights: a point on the light's sphere, a shadow ray, wrapped diffuse + GGX.
         for (j, light) in lighting.lights.enumerated() {
@@ -342,23 +382,28 @@ public struct Integrator: Sendable {
     /// Kajiya–Kay fibre response for light from `l` seen from `v`: a diffuse lobe ∝ sin(T, L) and
     /// two specular cones about tangents shifted toward the root (white, sharp) and the tip
     /// (coloured, broad), standing in for Marschner's R and TRT lobes.
-    @inline(__always) func kajiyaKay(tangent t: SIMD3<Float>, normal n: SIMD3<Float>, v: SIMD3<Float>, l: SIMD3<Float>, albedo: SIMD3<Float>) -> SIMD3<Float> {
+    /// `specular` scales both cones: 1 for scalp hair; short facial strands (brows, lashes, beards)
+    /// lie along the skin, where T ⟂ H for a frontal light and every strand would glint at once.
+    @inline(__always) func kajiyaKay(tangent t: SIMD3<Float>, normal n: SIMD3<Float>, v: SIMD3<Float>, l: SIMD3<Float>, albedo: SIMD3<Float>,
+                                     specular: Float = 1) -> SIMD3<Float> {
         let tl = dot(t, l)
         let sinTL = max(0, 1 - tl * tl).squareRoot()
         let h = normalize(v + l)
         let t1 = normalize(t - 0.08 * n), t2 = normalize(t + 0.12 * n)
         let d1 = dot(t1, h), d2 = dot(t2, h)
         let s1 = pow(max(0, 1 - d1 * d1).squareRoot(), 90), s2 = pow(max(0, 1 - d2 * d2).squareRoot(), 22)
-        return albedo / Float.pi * sinTL + SIMD3(repeating: 0.045 * s1 * 92 / (2 * Float.pi)) * sinTL
-            + albedo * (0.07 * s2 * 24 / (2 * Float.pi)) * sinTL
+        return albedo / Float.pi * sinTL + specular * (SIMD3(repeating: 0.045 * s1 * 92 / (2 * Float.pi)) * sinTL
+            + albedo * (0.07 * s2 * 24 / (2 * Float.pi)) * sinTL)
     }
 
     /// Starts shading a strand sample like `queueSurface`: one uniform environment direction
     /// and every light, each with a shadow ray that other strands attenuate
     /// (`HeadScene.transmittance`); returns the unshadowed environment specular.
     @inline(__always)
-    func queueStrand(_ h: HeadScene.StrandHit, direction: SIMD3<Float>, lane: Int, shadows: ShadowBatches, rng: inout SplitMix64) -> SIMD3<Float> {
+    func queueStrand(_ h: HeadScene.StrandHit, direction: SIMD3<Float>, lane: Int, blobs: [Environment.Blob] = [], shadows: ShadowBatches,
+                     rng: inout SplitMix64) -> SIMD3<Float> {
         let albedo = appearance.albedoOverride ?? h.color
+        let specular: Float = h.layer == .hair ? 1 : 0.3
         let v = -direction, origin = h.position + h.normal * 5e-5
         var out = SIMD3<Float>.zero
         let z = 2 * rng.uniform() - 1, a = 2 * Float.pi * rng.uniform(), s = max(0, 1 - z * z).squareRoot()
@@ -370,8 +415,14 @@ public struct Integrator: Sendable {
         // Environment specular: the mirror direction about the fibre (the centre of Kajiya–Kay's
         // cone), unshadowed and clamped like skin's rough reflection, white R and coloured TRT.
         let mirror = v - 2 * dot(v, h.tangent) * h.tangent
-        let envSpec = pointwiseMin(lighting.environment.radiance(normalize(mirror)), SIMD3(repeating: 1.5))
-        out += envSpec * (SIMD3(repeating: 0.05) + 0.12 * albedo)
+        let envSpec = pointwiseMin(lighting.environment.smoothRadiance(normalize(mirror)), SIMD3(repeating: 1.5))
+        out += envSpec * (SIMD3(repeating: 0.05) + 0.12 * albedo) * specular
+        let lightCount = lighting.lights.count
+        for (k, blob) in blobs.enumerated() {
+            let l = Environment.sampleBlob(blob, rng.uniform(), rng.uniform())
+            shadows.add(1 + lightCount + k, lane: lane, origin: origin, direction: l, near: 1e-4, far: .infinity,
+                        weight: Environment.blobPower(blob) * kajiyaKay(tangent: h.tangent, normal: h.normal, v: v, l: l, albedo: albedo, specular: specular))
+        }
         for (j, light) in lighting.lights.enumerated() {
             var p = light.position
             if light.radius > 0 {
@@ -381,7 +432,7 @@ public struct Integrator: Sendable {
             let toLight = p - h.position
             let dist = length(toLight), l = toLight / dist
             shadows.add(1 + j, lane: lane, origin: origin, direction: l, near: 1e-4, far: dist,
-                        weight: light.color / max(dist * dist, 1e-4) * kajiyaKay(tangent: h.tangent, normal: h.normal, v: v, l: l, albedo: albedo))
+                        weight: light.color / max(dist * dist, 1e-4) * kajiyaKay(tangent: h.tangent, normal: h.normal, v: v, l: l, albedo: albedo, specular: specular))
         }
         return out
     }
@@ -427,6 +478,10 @@ public struct Integrator: Sendable {
             let tint = SIMD3(noise.hash(Int32(cell.x), Int32(cell.y), 7), noise.hash(Int32(cell.x), Int32(cell.y), 9), h)
             let base = bg.colorA + (bg.colorB - bg.colorA) * noise.fbm(SIMD3(u * 3, v * 3, 1), octaves: 3)
             return base * 0.6 + tint * 0.5 * (h > 0.5 ? 1 : 0.4)
+        case .dark:
+            // Vertical gradient with a vignette: brightest behind the head, falling off by 60 % at the corners.
+            let r2 = (u - 0.5) * (u - 0.5) + (v - 0.45) * (v - 0.45)
+            return (bg.colorA + (bg.colorB - bg.colorA) * v) * max(0.4, 1 - 1.2 * r2)
         }
     }
 

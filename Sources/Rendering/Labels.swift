@@ -1,7 +1,9 @@
 import HeadModels
 
 /// Per-pixel part classes, FaceSynthetics' 19 classes in their order (plus 255 = ignore).
-/// Left and right are the subject's own sides.
+/// Left and right are the subject's own sides. FaceSynthetics has no eyelash class: strand
+/// eyelashes take the eye class of their side (as face-parsing sets such as Helen and LaPa draw
+/// the eye region out to the lash line); the `eyelashes_coverage` channel separates them.
 public enum SegmentationClass: UInt8, CaseIterable, Sendable {
     case background = 0, skin = 1, nose = 2, rightEye = 3, leftEye = 4, rightBrow = 5, leftBrow = 6
     case rightEar = 7, leftEar = 8, mouthInterior = 9, upperLip = 10, lowerLip = 11, neck = 12

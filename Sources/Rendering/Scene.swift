@@ -96,10 +96,18 @@ public final class HeadScene: @unchecked Sendable {
     public let modelRotation: Mat3       // world → model frame rotation (inverse of the global rotation)
     public let eyeCentres: [SIMD3<Float>]  // [2] world: left, right
     public let eyeAxes: [SIMD3<Float>]     // [2] world unit gaze directions
-    /// Strand layers (hair, beard, eyebrows), indexed by `StrandLayer.rawValue - 1`; empty sets
+    /// Strand layers (hair, beard, eyebrows, eyelashes), indexed by `StrandLayer.rawValue - 1`; empty sets
     /// when the groom has none. Geometry id of layer L is L.rawValue, its mask bit `L.mask`.
     public private(set) var strands: [StrandSet] = StrandLayer.allCases.map { StrandSet(layer: $0) }
     public private(set) var hasStrands = false
+    /// Ray mask of shadow rays: everything but eyelashes (a lash's shadow is far below a pixel,
+    /// and skipping them keeps lash-only heads at one shadow ray per light sample) and lenses
+    /// (their tint is ignored for shadows).
+    public static let shadowMask: UInt32 = ~StrandLayer.eyelashes.mask & ~AccessoryLayer.lensMask
+    /// What blocks light completely: the head mesh and opaque accessories.
+    public static let opaqueMask: UInt32 = HeadScene.headMask | (AccessoryLayer.allMask & ~AccessoryLayer.lensMask)
+    /// True when a layer that casts shadows (hair, beard, brows) is present.
+    public private(set) var hasShadowingStrands = false
     /// Mean albedo of the strands: how much light a strand lets through in shadow rays.
     public private(set) var strandTransmittance: Float = 0.3
     /// Glasses, headwear, facewear, clothing (geometry ids 8…12, `AccessoryLayer`), fitted to this head.
@@ -113,7 +121,7 @@ public final class HeadScene: @unchecked Sendable {
     /// Embree geometry mask of the head mesh; strand layers use `StrandLayer.mask`.
     public static let headMask: UInt32 = 1
 
-    /// `groom` adds strand layers (geometry ids 1…3) grown on this posed head; strand eyebrows
+    /// `groom` adds strand layers (geometry ids 1…4) grown on this posed head; strand eyebrows
     /// replace the painted ones in the labels. `accessories` are fitted first (headwear
     /// compresses the hair).
     public init(device: EmbreeDevice, model: HeadModel, labels: HeadLabelTable, posed: PosedHead, global: RigidTransform,
@@ -168,7 +176,7 @@ public final class HeadScene: @unchecked Sendable {
     func addStrands(_ groom: Groom) throws {
         let t0 = DispatchTime.now().uptimeNanoseconds
         let grower = StrandGrower(scene: self, groom: groom)
-        let sets = [grower.scalpHair(), grower.facialHair(), grower.eyebrows()].map(compressUnderHeadwear)
+        let sets = [grower.scalpHair(), grower.facialHair(), grower.eyebrows(), grower.eyelashes()].map(compressUnderHeadwear)
         let t1 = DispatchTime.now().uptimeNanoseconds
         growSeconds = Double(t1 - t0) / 1e9
         var albedoSum = SIMD3<Float>.zero, albedoCount = 0
@@ -187,11 +195,17 @@ public final class HeadScene: @unchecked Sendable {
             rtcReleaseGeometry(geometry)
             strands[set.layer.rawValue - 1] = set
             hasStrands = true
+            if set.layer != .eyelashes { hasShadowingStrands = true }
             if set.layer == .hair { for c in set.strandColor { albedoSum += c; albedoCount += 1 } }
         }
         if albedoCount > 0 { strandTransmittance = 0.15 + 0.5 * (albedoSum / Float(albedoCount)).sum() / 3 }
         // Hundreds of thousands of curve segments: a medium-quality BVH builds several times faster.
-        if hasStrands { rtcSetSceneBuildQuality(scene, RTC_BUILD_QUALITY_MEDIUM); rtcCommitScene(scene) }
+        // A few thousand (lashes, brows, stubble) keep the high-quality BVH: it traces faster.
+        let segmentCount = sets.reduce(0) { $0 + $1.segments.count }
+        if hasStrands {
+            if segmentCount > 20_000 { rtcSetSceneBuildQuality(scene, RTC_BUILD_QUALITY_MEDIUM) }
+            rtcCommitScene(scene)
+        }
         strandBVHSeconds = Double(DispatchTime.now().uptimeNanoseconds - t1) / 1e9
     }
 
@@ -285,10 +299,9 @@ public final class HeadScene: @unchecked Sendable {
     /// volume), 1 otherwise. Lenses do not cast shadows (their tint is ignored for shadow rays).
     @inline(__always)
     func transmittance(origin: SIMD3<Float>, direction: SIMD3<Float>, near: Float, far: Float) -> Float {
-        if !occluded(origin: origin, direction: direction, near: near, far: far, mask: ~AccessoryLayer.lensMask) { return 1 }
-        if !hasStrands { return 0 }
-        return occluded(origin: origin, direction: direction, near: near, far: far,
-                        mask: HeadScene.headMask | (AccessoryLayer.allMask & ~AccessoryLayer.lensMask)) ? 0 : strandTransmittance
+        if !occluded(origin: origin, direction: direction, near: near, far: far, mask: HeadScene.shadowMask) { return 1 }
+        if !hasShadowingStrands { return 0 }
+        return occluded(origin: origin, direction: direction, near: near, far: far, mask: HeadScene.opaqueMask) ? 0 : strandTransmittance
     }
 
     /// A head-mesh surface hit, resolved to the model's face and interpolated attributes.
@@ -335,6 +348,24 @@ public final class HeadScene: @unchecked Sendable {
             + b.z * SIMD2(model.texcoords[2 * t2], model.texcoords[2 * t2 + 1])
         return SurfaceHit(distance: distance, face: face, barycentric: b, position: origin + distance * direction,
                           normal: n, geometricNormal: ng, uv: uv)
+    }
+
+    /// The origin for shadow rays from a hit: the point lifted onto the smooth surface that the
+    /// vertex normals describe (Hanika 2021, "Hacking the shadow terminator"):
+    /// p' = p + Σ_i b_i · max(0, (v_i − p)·n_i) n_i. From the flat facet itself, rays toward a
+    /// light at grazing angles hit the neighbouring facets of a coarse mesh, which drew the
+    /// triangles as hard shadow patches under a key light.
+    @inline(__always)
+    func shadowOrigin(_ hit: SurfaceHit) -> SIMD3<Float> {
+        var p = hit.position
+        for c in 0..<3 {
+            let i = Int(model.triangles[3 * hit.face + c])
+            let n = normals.vec3(i)
+            let lift = dot(vertices.vec3(i) - hit.position, n)
+            if lift > 0 { p += hit.barycentric[c] * lift * n }
+        }
+        // Only ever lifts toward the side being shaded (vertex normals face out; a back-face hit keeps p).
+        return dot(p - hit.position, hit.geometricNormal) >= 0 ? p : hit.position
     }
 
     /// Intersects up to 16 rays sharing an origin as one Embree packet (`rtcIntersect16`).

@@ -2,10 +2,12 @@ import _CEmbree
 import Geometry
 
 /// The occlusion rays of one camera packet, deferred so they reach Embree as 16-wide packets:
-/// each sample adds at most one environment ray and one ray per light, with the radiance it
-/// carries if unblocked (`weight`); `resolve` traces every batch and adds `transmittance ×
+/// each sample adds at most one environment ray, one ray per light and one per sharp environment
+/// blob, with the radiance it carries if unblocked (`weight`); `resolve` traces every batch and adds `transmittance ×
 /// weight` to its sample. Batch 0 holds the environment rays (incoherent: cosine-distributed),
-/// batch 1 + j the rays toward light j (coherent: one pixel's samples toward one small light).
+/// batch 1 + j the rays toward light j (coherent: one pixel's samples toward one small light),
+/// then one batch per sharp blob. Environment rays see only the smooth part of the environment
+/// (`smoothRadiance`): the blobs are sampled separately.
 ///
 /// Environment rays carry their weight without the environment radiance, which is looked up only
 /// for rays that get through (`weightsEnvironment`).
@@ -22,7 +24,7 @@ final class ShadowBatches {
     let count: UnsafeMutablePointer<Int>
     let packet = RayPacket()
 
-    /// `lights` lights: one environment batch plus one per light.
+    /// `lights` lights (sharp blobs included): one environment batch plus one per light.
     init(lights: Int) {
         batches = 1 + lights
         let n = batches * ShadowBatches.width
@@ -52,13 +54,13 @@ final class ShadowBatches {
     /// `HeadScene.transmittance`'s: 1 when nothing blocks, `strandTransmittance` when only strands
     /// do, 0 when the head or an opaque accessory does (lenses are ignored).
     func resolve(scene: HeadScene, environment: Environment, into out: UnsafeMutablePointer<SIMD3<Float>>) {
-        // Lenses never block (their tint is ignored for shadows); the head and opaque accessories do.
-        let opaque = HeadScene.headMask | (AccessoryLayer.allMask & ~AccessoryLayer.lensMask)
+        // Lenses and eyelashes never block (`HeadScene.shadowMask`); the head and opaque accessories do.
+        let opaque = HeadScene.opaqueMask
         for b in 0..<batches where count[b] > 0 {
             let base = b * ShadowBatches.width, n = count[b]
             for lane in 0..<n {
                 let k = base + lane
-                packet.setShadow(lane, origin: origin[k], direction: direction[k], near: near[k], far: far[k], mask: ~AccessoryLayer.lensMask)
+                packet.setShadow(lane, origin: origin[k], direction: direction[k], near: near[k], far: far[k], mask: HeadScene.shadowMask)
             }
             scene.occluded(packet: packet, count: n, coherent: b > 0)
             var blocked: UInt32 = 0
@@ -67,7 +69,7 @@ final class ShadowBatches {
             // opaque accessories, tells strands (partial transmittance) from those (none). Blocked lanes are
             // compacted into the packet's first lanes, in order.
             var throughStrands: UInt32 = 0
-            if blocked != 0 && scene.hasStrands {
+            if blocked != 0 && scene.hasShadowingStrands {
                 var m = 0
                 for lane in 0..<n where blocked & (1 << UInt32(lane)) != 0 {
                     let k = base + lane
@@ -85,7 +87,7 @@ final class ShadowBatches {
                 let bit: UInt32 = 1 << UInt32(lane), k = base + lane
                 let tr: Float
                 if blocked & bit == 0 { tr = 1 } else if throughStrands & bit != 0 { tr = scene.strandTransmittance } else { continue }
-                let w = b == 0 ? weight[k] * environment.radiance(direction[k]) : weight[k]
+                let w = b == 0 ? weight[k] * environment.smoothRadiance(direction[k]) : weight[k]
                 out[Int(sample[k])] += tr * w
             }
         }

@@ -153,7 +153,7 @@ final class CorpusGenerationTests: XCTestCase {
                   'normals_model': ((n, h, w, 3), 'float16'), 'uv': ((n, h, w, 2), 'float16'), 'depth': ((n, h, w), 'float32'),
                   'triangle': ((n, h, w), 'int32'), 'landmarks_2d': ((n, 68, 2), 'float32'), 'intrinsics': ((n, 3, 3), 'float32'),
                   'extrinsics': ((n, 3, 4), 'float32'), 'identity': ((n, 1), 'float32'), 'joint_rotations': ((n, 5, 3), 'float32'),
-                  'hair_coverage': ((n, h, w), 'uint8'), 'beard_coverage': ((n, h, w), 'uint8'), 'eyebrows_coverage': ((n, h, w), 'uint8'),
+                  'hair_coverage': ((n, h, w), 'uint8'), 'beard_coverage': ((n, h, w), 'uint8'), 'eyebrows_coverage': ((n, h, w), 'uint8'), 'eyelashes_coverage': ((n, h, w), 'uint8'),
                   'normals_amodal': ((n, h, w, 3), 'float16'), 'uv_amodal': ((n, h, w, 2), 'float16'),
                   'glasses_coverage': ((n, h, w), 'uint8'), 'headwear_coverage': ((n, h, w), 'uint8'),
                   'facewear_coverage': ((n, h, w), 'uint8'), 'clothing_coverage': ((n, h, w), 'uint8')}

@@ -61,6 +61,9 @@ final class RecipeTests: XCTestCase {
         check("accessories:\n  glasses: {thickness_mm: [6, 2]}\n", ["accessories.glasses.thickness_mm", "min > max"])
         check("accessories:\n  scarf: {probability: 1}\n", ["bad.yaml:2", "accessories.scarf", "unknown key"], line: 2)
         check("accessories:\n  fabric_brightness: bright\n", ["accessories.fabric_brightness", "expected"])
+        check("eyelashes:\n  length: [0.01, 0.2]\n", ["bad.yaml:2", "eyelashes.length", "outside"], line: 2)
+        check("lighting: {key_fill_ratio: [5, 2]}\n", ["lighting.key_fill_ratio", "min > max"])
+        check("background: {kinds: {black: 1}}\n", ["background.kinds.black", "unknown key"])
         XCTAssertThrowsError(try Recipe.load(path: "/nonexistent/r.yaml")) { e in XCTAssertTrue("\(e)".contains("/nonexistent/r.yaml")) }
     }
 }

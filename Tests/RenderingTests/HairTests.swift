@@ -120,6 +120,111 @@ final class HairTests: XCTestCase {
         XCTAssertFalse(s.labels.faceClass.contains(SegmentationClass.rightBrow.rawValue) || s.labels.faceClass.contains(SegmentationClass.leftBrow.rawValue))
     }
 
+    /// Distance from `p` to a polyline.
+    func distance(_ p: SIMD3<Float>, toPolyline poly: [SIMD3<Float>]) -> Float {
+        var best = Float.infinity
+        for k in 0..<(poly.count - 1) {
+            let a = poly[k], d = poly[k + 1] - a
+            let t = max(0, min(1, dot(p - a, d) / max(dot(d, d), 1e-12)))
+            best = min(best, length(p - (a + t * d)))
+        }
+        return best
+    }
+
+    /// Lashes of a posed real head: roots on the lid margins, every point outside the eyeball
+    /// sphere, no segment entering the mesh (lids, eyeballs, skin); returns the lash set.
+    func checkLashes(_ m: HeadModel, expression: [Float], file: StaticString = #filePath, line: UInt = #line) throws -> (HeadScene, StrandSet) {
+        var g = Groom()
+        g.eyelashes = true; g.lashStrands = 80; g.lashLength = 0.01; g.lashCurl = 0.6; g.seed = 4
+        var p = HeadParameters.neutral(for: m)
+        p.expression = expression
+        let s = try HeadScene(device: try EmbreeDevice(), model: m, labels: HeadLabelTable(model: m), posed: m.pose(p), global: .identity, groom: g)
+        let lashes = s.strands[StrandLayer.eyelashes.rawValue - 1]
+        XCTAssertEqual(lashes.strandCount, 2 * (80 + 32), file: file, line: line)
+        let grower = StrandGrower(scene: s, groom: g)
+        var leaving = 0, total = 0
+        for right in [true, false] {
+            let eye = try XCTUnwrap(grower.eyeball(right: right))
+            let margins = grower.lidMargins(right: right)
+            let cls = right ? SegmentationClass.rightEye.rawValue : SegmentationClass.leftEye.rawValue
+            for k in 0..<lashes.strandCount where lashes.strandClass[k] == cls {
+                let pts = lashes.strandPoints(k)
+                let root = pts[0]
+                // On the margin as seen from the eye: the root lies on the ray from the eyeball centre
+                // through a margin point (within 1 mm sideways), no more than 4 mm beyond that point or
+                // the eyeball's surface, whichever is further out: it is moved out of the fitted
+                // eyeball sphere (the MakeHuman margin landmarks lie up to 3.7 mm inside it, behind
+                // the lid's front edge) and onto a lid surface within 3 mm over it.
+                let dir = normalize(root - eye.centre)
+                var sideways = Float.infinity, outward = Float.infinity
+                for poly in [margins.upper, margins.lower] {
+                    for k in 0..<(poly.count - 1) {
+                        for step in 0...40 {
+                            let q = poly[k] + (poly[k + 1] - poly[k]) * (Float(step) / 40)
+                            let along = dot(q - eye.centre, dir), side = length(q - eye.centre - along * dir)
+                            if side < sideways { sideways = side; outward = length(root - eye.centre) - max(along, eye.radius) }
+                        }
+                    }
+                }
+                XCTAssertLessThan(sideways, 1e-3, "lash root off the lid margin", file: file, line: line)
+                XCTAssertLessThan(outward, 4e-3, "lash root far out of the lid margin", file: file, line: line)
+                XCTAssertGreaterThan(outward, -1e-4, file: file, line: line)
+                for q in pts { XCTAssertGreaterThan(length(q - eye.centre), eye.radius + 1e-4, "lash point inside the eyeball", file: file, line: line) }
+                // Lashes leave the eye: no tip is nearer the eyeball centre than its root (0.5 mm
+                // tolerance), and most stand off by > 1 mm; in the MakeHuman model some inner upper
+                // lashes meet the lid fold and slide along it.
+                XCTAssertGreaterThan(length(pts.last! - eye.centre), length(root - eye.centre) - 5e-4, file: file, line: line)
+                if length(pts.last! - eye.centre) > length(root - eye.centre) + 1e-3 { leaving += 1 }
+                total += 1
+            }
+        }
+        XCTAssertGreaterThan(Float(leaving), 0.6 * Float(total), "lashes standing off the eye by more than 1 mm", file: file, line: line)
+        var crossing = 0
+        for first in lashes.segments {
+            let a = lashes.points[Int(first)], b = lashes.points[Int(first) + 1]
+            let pa = SIMD3(a.x, a.y, a.z), d = SIMD3(b.x, b.y, b.z) - pa, len = length(d)
+            if len > 1e-7, s.headHit(origin: pa, direction: d / len, far: len) != nil { crossing += 1 }
+        }
+        XCTAssertEqual(crossing, 0, "lash segments entering the head", file: file, line: line)
+        return (s, lashes)
+    }
+
+    func testEyelashesStartOnTheLidMarginStayOutsideTheEyeAndFollowABlink() throws {
+        let m = try Self.realModel()
+        let neutral = [Float](repeating: 0, count: m.expressionNames.count)
+        var blink = neutral
+        for name in ["eyeBlink_L", "eyeBlink_R"] { blink[try XCTUnwrap(m.expressionNames.firstIndex(of: name))] = 1 }
+        let (open, a) = try checkLashes(m, expression: neutral)
+        let (_, b) = try checkLashes(m, expression: blink)
+        // Upper lashes (the first 80 of each eye) come down with the lid; lower ones barely move.
+        let up = open.modelRotation.transposed * SIMD3<Float>(0, 1, 0)
+        func meanHeight(_ set: StrandSet, _ range: Range<Int>) -> Float { range.map { dot(set.roots[$0], up) }.reduce(0, +) / Float(range.count) }
+        let upperDrop = meanHeight(a, 0..<80) - meanHeight(b, 0..<80)
+        let lowerDrop = meanHeight(a, 80..<112) - meanHeight(b, 80..<112)
+        XCTAssertGreaterThan(upperDrop, 3e-3, "upper lashes follow the closing lid")
+        XCTAssertLessThan(abs(lowerDrop), upperDrop / 2)
+        // Lashes are labelled as the eye of their side and counted in their own coverage channel.
+        let lm = m.landmarkPositions(vertices: open.vertices)
+        let eyes = (lm[36] + lm[45]) / 2
+        let camera = Camera.lookAt(eye: eyes + SIMD3(0.02, 0.01, 0.25), target: eyes, width: 96, height: 64, fx: 300)
+        var l = Lighting(); l.environment = .constant(SIMD3(repeating: 0.5))
+        let film = Film(width: 96, height: 64)
+        Integrator(appearance: Appearance(), lighting: l, background: Background(), effects: CameraEffects(),
+                   settings: RenderSettings(samplesPerPixel: 4)).render(open, camera: camera, seed: 1, into: film)
+        XCTAssertTrue(film.eyelashesCoverage.contains { $0 > 0 })
+        XCTAssertFalse(film.hairCoverage.contains { $0 != 0 })
+        var lashOverSkin = 0, lashPixels = 0
+        for i in 0..<(film.width * film.height) where film.foreground[i] == 1 && film.triangle[i] < 0 {
+            XCTAssert([SegmentationClass.rightEye.rawValue, SegmentationClass.leftEye.rawValue].contains(film.segmentation[i]))
+            XCTAssertEqual(film.skinVisible[i], 0)
+            lashPixels += 1
+            // Amodal skin sees through lashes: the lid skin behind them.
+            if film.skinAmodal[i] == 1 { lashOverSkin += 1; XCTAssertGreaterThan(film.uvAmodal[2 * i] + film.uvAmodal[2 * i + 1], 0) }
+        }
+        XCTAssertGreaterThan(lashPixels, 0)
+        XCTAssertGreaterThan(lashOverSkin, 0, "lid skin behind lashes is amodal skin")
+    }
+
     func render(_ s: HeadScene, size: Int = 64, threads: Int = 0) -> Film {
         let camera = Camera.lookAt(eye: SIMD3(0, 0.12, 0.6), target: SIMD3(0, 0.02, 0), width: size, height: size, fx: Float(size) * 1.6)
         var l = Lighting()

@@ -155,6 +155,35 @@ final class SpherePhysicsTests: XCTestCase {
         XCTAssertEqual(half.radiance[3 * centre], 0.35, accuracy: 0.35 * 0.02)
     }
 
+    /// A sharp environment blob (a sun) is sampled like a light: on a white Lambertian sphere the
+    /// point facing it reflects (1/π) ∫ c cos^s θ (n·ω) dω = 2c/(s + 2) exactly, with (almost) no
+    /// noise. Before, a cosine-weighted sample hit such a blob about
+    /// once in 100 samples, leaving fireflies.
+    func testSharpEnvironmentBlobIsSampledLikeALightWithoutBias() throws {
+        var a = Appearance()
+        a.albedoOverride = SIMD3(repeating: 1)
+        let towardCamera = normalize(SIMD3<Float>(0.05, 0.03, 0.6))
+        var l = Lighting()
+        l.environment = .constant(.zero)
+        let c: Float = 40, sharpness: Float = 200
+        l.environment.blobs = [.init(direction: towardCamera, color: SIMD3(repeating: c), sharpness: sharpness)]
+        let (film, camera, _) = try render(spp: 16, appearance: a, lighting: l)
+        let w2c = camera.worldToCamera.rotation
+        let dCam = w2c * towardCamera
+        var facing = 0
+        for i in 0..<(film.width * film.height) where film.coverage[i] == 255 {
+            let n = SIMD3(film.normalsCamera[3 * i], film.normalsCamera[3 * i + 1], film.normalsCamera[3 * i + 2])
+            if dot(n, dCam) > 0.9995 {
+                facing += 1
+                XCTAssertEqual(film.radiance[3 * i], 2 * c / (sharpness + 2), accuracy: 2 * c / (sharpness + 2) * 0.01)
+            }
+        }
+        XCTAssertGreaterThan(facing, 0)
+        // The quadrature of a uniform environment's irradiance is π L.
+        XCTAssertEqual(Environment.constant(SIMD3(repeating: 0.7)).irradiance(normal: normalize(SIMD3(0.2, 0.5, 0.8))).x,
+                       Float.pi * 0.7, accuracy: 1e-3)
+    }
+
     func testImagesDoNotDependOnThreadCount() throws {
         let (one, _, _) = try render(size: 48, threads: 1)
         let (two, _, _) = try render(size: 48, threads: 2)
