@@ -118,9 +118,11 @@ public final class Softmax<Scalar: NNScalar>: Layer {
 
     public init() {}
 
-    /// In-place row softmax of `rows` rows of `k` values (shared with attention).
+    /// In-place row softmax of `rows` rows of `k` values (shared with attention); optionally stores each row's
+    /// shift (max) and 1/Σ so that `rowSoftmaxRecompute` can rebuild the same probabilities bit for bit.
     @_specialize(where Scalar == Float)
-    static func rowSoftmax(_ p: UnsafeMutablePointer<Scalar>, rows: Int, k: Int) {
+    static func rowSoftmax(_ p: UnsafeMutablePointer<Scalar>, rows: Int, k: Int,
+                           maxima: UnsafeMutablePointer<Scalar>? = nil, inverseSums: UnsafeMutablePointer<Scalar>? = nil) {
         for r in 0..<rows {
             let row = p + r * k
             var m = row[0]
@@ -135,6 +137,24 @@ public final class Softmax<Scalar: NNScalar>: Layer {
             }
             let inv = 1 / s
             for j in 0..<k { row[j] *= inv }
+            maxima?[r] = m
+            inverseSums?[r] = inv
+        }
+    }
+
+    /// Rebuilds the probabilities from the same scores with the stored shifts and 1/Σ (same operations as `rowSoftmax`).
+    @_specialize(where Scalar == Float)
+    static func rowSoftmaxRecompute(_ p: UnsafeMutablePointer<Scalar>, rows: Int, k: Int,
+                                    maxima: UnsafePointer<Scalar>, inverseSums: UnsafePointer<Scalar>) {
+        for r in 0..<rows {
+            let row = p + r * k, m = maxima[r], inv = inverseSums[r]
+            if Scalar.self == Float.self {
+                let f = UnsafeMutableRawPointer(row).assumingMemoryBound(to: Float.self)
+                _ = expShiftedInPlace(f, count: k, shift: unsafeBitCast(m, to: Float.self))
+            } else {
+                for j in 0..<k { row[j] = Scalar.exp(row[j] - m) }
+            }
+            for j in 0..<k { row[j] *= inv }
         }
     }
 
@@ -144,9 +164,18 @@ public final class Softmax<Scalar: NNScalar>: Layer {
                                    rows: Int, k: Int) {
         for r in 0..<rows {
             let o = r * k
-            var dot: Scalar = 0
-            for j in 0..<k { dot += dy[o + j] * y[o + j] }
+            let dot = dotProduct(dy + o, y + o, count: k)
             for j in 0..<k { dx[o + j] += y[o + j] * (dy[o + j] - dot) }
+        }
+    }
+
+    /// g[r, :] = y·(g − ⟨g, y⟩) in place (attention's dS from dP).
+    @_specialize(where Scalar == Float)
+    static func rowSoftmaxBackwardInPlace(y: UnsafePointer<Scalar>, gradient g: UnsafeMutablePointer<Scalar>, rows: Int, k: Int) {
+        for r in 0..<rows {
+            let o = r * k
+            let dot = dotProduct(UnsafePointer(g + o), y + o, count: k)
+            for j in 0..<k { g[o + j] = y[o + j] * (g[o + j] - dot) }
         }
     }
 
@@ -333,4 +362,39 @@ func accumulateFloat16(_ d: UnsafeMutablePointer<Float>, _ x: UnsafePointer<Floa
         let dv = derivative(xv)
         for j in i..<count { d[j] += g[j] * dv[j - i] }
     }
+}
+
+/// Σ a[i]·b[i]; Float accumulates in 16 lanes (then a lane sum), Double sequentially.
+@inline(__always)
+func dotProduct<Scalar: NNScalar>(_ a: UnsafePointer<Scalar>, _ b: UnsafePointer<Scalar>, count: Int) -> Scalar {
+    if Scalar.self == Float.self {
+        let ar = UnsafeRawPointer(a), br = UnsafeRawPointer(b)
+        var acc = SIMD16<Float>(repeating: 0), i = 0
+        while i + 16 <= count {
+            acc += ar.loadUnaligned(fromByteOffset: 4 * i, as: SIMD16<Float>.self) * br.loadUnaligned(fromByteOffset: 4 * i, as: SIMD16<Float>.self)
+            i += 16
+        }
+        var s = acc.sum()
+        while i < count { s += ar.load(fromByteOffset: 4 * i, as: Float.self) * br.load(fromByteOffset: 4 * i, as: Float.self); i += 1 }
+        return unsafeBitCast(s, to: Scalar.self)
+    }
+    var s: Scalar = 0
+    for i in 0..<count { s += a[i] * b[i] }
+    return s
+}
+
+/// Σ a[i]; Float in 16 lanes, Double sequentially.
+@inline(__always)
+func elementSum<Scalar: NNScalar>(_ a: UnsafePointer<Scalar>, count: Int) -> Scalar {
+    if Scalar.self == Float.self {
+        let ar = UnsafeRawPointer(a)
+        var acc = SIMD16<Float>(repeating: 0), i = 0
+        while i + 16 <= count { acc += ar.loadUnaligned(fromByteOffset: 4 * i, as: SIMD16<Float>.self); i += 16 }
+        var s = acc.sum()
+        while i < count { s += ar.load(fromByteOffset: 4 * i, as: Float.self); i += 1 }
+        return unsafeBitCast(s, to: Scalar.self)
+    }
+    var s: Scalar = 0
+    for i in 0..<count { s += a[i] }
+    return s
 }

@@ -74,6 +74,14 @@ public struct Tensor<Scalar: NNScalar>: Equatable, Sendable {
         data = [Scalar](repeating: 0, count: shape.reduce(1, *))
     }
 
+    /// A tensor whose storage the caller overwrites completely before reading it (skips zero-filling).
+    @inlinable
+    public init(uninitialized shape: [Int]) {
+        self.shape = shape
+        let count = shape.reduce(1, *)
+        data = [Scalar](unsafeUninitializedCapacity: count) { _, initialized in initialized = count }
+    }
+
     public init(shape: [Int], data: [Scalar]) {
         precondition(shape.reduce(1, *) == data.count, "Tensor: shape \(shape) needs \(shape.reduce(1, *)) values, got \(data.count)")
         self.shape = shape

@@ -43,6 +43,40 @@ final class GradientCheckTests: XCTestCase {
                              inputShape: [1, 2, 3, 4], "conv padding beyond the kernel, stride 3")
     }
 
+    /// The direct depthwise path (groups = Cin = Cout) for the EfficientNet shapes (3×3/5×5, stride 1/2) and odd ones
+    /// (asymmetric kernel, dilation, padding beyond the kernel): finite differences, and equality with im2col + GEMM.
+    func testDirectDepthwiseConv() {
+        var rng = SplitMix64(seed: 21)
+        let cases: [(kernel: (Int, Int), stride: (Int, Int), padding: (Int, Int), dilation: (Int, Int), bias: Bool, input: [Int])] = [
+            ((3, 3), (1, 1), (1, 1), (1, 1), true, [2, 3, 5, 6]),
+            ((3, 3), (2, 2), (0, 0), (1, 1), false, [1, 2, 7, 8]),
+            ((5, 5), (1, 1), (2, 2), (1, 1), false, [1, 2, 6, 5]),
+            ((5, 5), (2, 2), (1, 2), (1, 1), true, [2, 2, 9, 8]),
+            ((2, 3), (1, 2), (3, 0), (2, 1), true, [1, 3, 4, 7]),
+        ]
+        for (index, c) in cases.enumerated() {
+            let channels = c.input[1]
+            let conv = Conv2d<Double>(channels, channels, kernel: c.kernel, stride: c.stride, padding: c.padding,
+                                      dilation: c.dilation, groups: channels, bias: c.bias, rng: &rng)
+            XCTAssertTrue(conv.isDepthwise)
+            assertLayerGradients(conv, inputShape: c.input, seed: UInt64(30 + index), "direct depthwise \(c)")
+            // Same outputs and gradients as the GEMM path (up to summation order).
+            let x: Tensor<Double> = randomNormalTensor(c.input, using: &rng)
+            var results: [[Double]] = []
+            for direct in [true, false] {
+                conv.directDepthwise = direct
+                for p in conv.parameters { p.zeroGrad() }
+                let y = conv(x)
+                let dy = Tensor<Double>(shape: y.shape, data: (0..<y.count).map { Double($0 % 7) - 3 })
+                let dx = conv.backward(dy, inputShape: x.shape)
+                results.append(y.data + dx.data + conv.parameters.flatMap { $0.grad.data })
+            }
+            conv.directDepthwise = true
+            XCTAssertEqual(results[0].count, results[1].count)
+            for (a, b) in zip(results[0], results[1]) { XCTAssertEqual(a, b, accuracy: 1e-12 * max(1, abs(b)), "case \(index)") }
+        }
+    }
+
     func testConvTranspose2d() {
         var rng = SplitMix64(seed: 12)
         assertLayerGradients(ConvTranspose2d<Double>(3, 2, kernel: 2, stride: 2, rng: &rng), inputShape: [2, 3, 3, 4], "deconv k2 s2")
