@@ -35,8 +35,10 @@ public final class Activation<Scalar: NNScalar>: Layer {
         let kind = self.kind
         if Scalar.self == Float.self {   // vectorised Float path (see `activation16`)
             y.data.withUnsafeMutableBufferPointer { p in
-                let f = UnsafeMutableRawPointer(p.baseAddress!).assumingMemoryBound(to: Float.self)
-                mapFloat16(f, count: p.count) { activation16(kind, $0) }
+                let f = UnsafeMutableRawPointer(p.baseAddress!).assumingMemoryBound(to: Float.self), count = p.count
+                parallelSlices(count) { range in
+                    mapFloat16(f + range.lowerBound, count: range.count) { activation16(kind, $0) }
+                }
             }
             return y
         }
@@ -75,7 +77,10 @@ public final class Activation<Scalar: NNScalar>: Layer {
                 let x = UnsafeRawPointer(xp.baseAddress!).assumingMemoryBound(to: Float.self)
                 let g = UnsafeRawPointer(gp.baseAddress!).assumingMemoryBound(to: Float.self)
                 let d = UnsafeMutableRawPointer(dp.baseAddress!).assumingMemoryBound(to: Float.self)
-                accumulateFloat16(d, x, g, count: dp.count) { derivative16(kind, $0) }
+                parallelSlices(dp.count) { range in
+                    let o = range.lowerBound
+                    accumulateFloat16(d + o, x + o, g + o, count: range.count) { derivative16(kind, $0) }
+                }
                 return
             }
             switch kind {
@@ -215,7 +220,7 @@ func fastExpFloat(_ x: Float) -> Float { fastExp16(SIMD16(repeating: x))[0] }
 /// e^r by a degree-6 polynomial, 2^k assembled in the exponent bits.
 @inline(__always)
 func fastExp16(_ input: SIMD16<Float>) -> SIMD16<Float> {
-    let x = input.clamped(lowerBound: SIMD16(repeating: -87.3), upperBound: SIMD16(repeating: 88.7))
+    let x = simdMinimum(simdMaximum(input, SIMD16(repeating: -87.3)), SIMD16(repeating: 88.7))
     let magic = SIMD16<Float>(repeating: 12_582_912)
     let shifted = x * 1.442_695_04 + magic
     let k = shifted - magic
@@ -242,7 +247,7 @@ func expShiftedInPlace(_ p: UnsafeMutablePointer<Float>, count: Int, shift: Floa
         sum += v
         j += 16
     }
-    var tail: Float = sum.sum()
+    var tail: Float = horizontalSum(sum)
     while j < count { p[j] = fastExpFloat(p[j] - shift); tail += p[j]; j += 1 }
     return tail
 }
@@ -253,10 +258,10 @@ func rowMaximum(_ p: UnsafeMutablePointer<Float>, count: Int) -> Float {
     var best = SIMD16<Float>(repeating: p[0]), j = 0
     let raw = UnsafeRawPointer(p)
     while j + 16 <= count {
-        best = pointwiseMax(best, raw.loadUnaligned(fromByteOffset: 4 * j, as: SIMD16<Float>.self))
+        best = simdMaximum(best, raw.loadUnaligned(fromByteOffset: 4 * j, as: SIMD16<Float>.self))
         j += 16
     }
-    var m = best.max()
+    var m = horizontalMaximum(best)
     while j < count { m = max(m, p[j]); j += 1 }
     return m
 }
@@ -266,7 +271,7 @@ func rowMaximum(_ p: UnsafeMutablePointer<Float>, count: Int) -> Float {
 /// erf by Abramowitz–Stegun 7.1.26 (|error| ≤ 1.5e-7): sign(x)·(1 − t·P(t)·e^(−x²)), t = 1/(1 + 0.3275911·|x|).
 @inline(__always)
 func fastErf16(_ x: SIMD16<Float>) -> SIMD16<Float> {
-    let ax = pointwiseMax(x, -x)
+    let ax = x.replacing(with: -x, where: x .< 0)
     let t = 1 / (1 + 0.327_591_1 * ax)
     var p = 1.061_405_429 * t - 1.453_152_027
     p = p * t + 1.421_413_741
@@ -291,8 +296,8 @@ func activation16(_ kind: ActivationKind, _ x: SIMD16<Float>) -> SIMD16<Float> {
     case .geluTanh:
         let inner: SIMD16<Float> = 0.797_884_560_802_865_4 * (x + 0.044_715 * x * x * x)
         return 0.5 * x * (1 + fastTanh16(inner))
-    case .relu: return pointwiseMax(x, SIMD16(repeating: 0))
-    case .relu6: return pointwiseMin(pointwiseMax(x, SIMD16(repeating: 0)), SIMD16(repeating: 6))
+    case .relu: return x.replacing(with: 0, where: x .< 0)
+    case .relu6: return x.replacing(with: 0, where: x .< 0).replacing(with: 6, where: x .> 6)
     case .silu: return x * fastSigmoid16(x)
     case .sigmoid: return fastSigmoid16(x)
     }
@@ -374,7 +379,7 @@ func dotProduct<Scalar: NNScalar>(_ a: UnsafePointer<Scalar>, _ b: UnsafePointer
             acc += ar.loadUnaligned(fromByteOffset: 4 * i, as: SIMD16<Float>.self) * br.loadUnaligned(fromByteOffset: 4 * i, as: SIMD16<Float>.self)
             i += 16
         }
-        var s = acc.sum()
+        var s = horizontalSum(acc)
         while i < count { s += ar.load(fromByteOffset: 4 * i, as: Float.self) * br.load(fromByteOffset: 4 * i, as: Float.self); i += 1 }
         return unsafeBitCast(s, to: Scalar.self)
     }
@@ -390,11 +395,38 @@ func elementSum<Scalar: NNScalar>(_ a: UnsafePointer<Scalar>, count: Int) -> Sca
         let ar = UnsafeRawPointer(a)
         var acc = SIMD16<Float>(repeating: 0), i = 0
         while i + 16 <= count { acc += ar.loadUnaligned(fromByteOffset: 4 * i, as: SIMD16<Float>.self); i += 16 }
-        var s = acc.sum()
+        var s = horizontalSum(acc)
         while i < count { s += ar.load(fromByteOffset: 4 * i, as: Float.self); i += 1 }
         return unsafeBitCast(s, to: Scalar.self)
     }
     var s: Scalar = 0
     for i in 0..<count { s += a[i] }
     return s
+}
+
+// MARK: SIMD helpers. The standard library's `pointwiseMax/Min`, `clamped` and `max()` on SIMD16 compile to
+// scalar loops with NaN handling; these compile to vector compares and blends (NaN in `a` is kept).
+
+/// Lane-wise max(a, b).
+@inline(__always)
+func simdMaximum(_ a: SIMD16<Float>, _ b: SIMD16<Float>) -> SIMD16<Float> { a.replacing(with: b, where: b .> a) }
+
+/// Lane-wise min(a, b).
+@inline(__always)
+func simdMinimum(_ a: SIMD16<Float>, _ b: SIMD16<Float>) -> SIMD16<Float> { a.replacing(with: b, where: b .< a) }
+
+/// Σ of the 16 lanes by halving (8 + 4 + 2 + 1 vector adds instead of 15 dependent scalar adds).
+@inline(__always)
+func horizontalSum(_ v: SIMD16<Float>) -> Float {
+    let a = v.lowHalf + v.highHalf, b = a.lowHalf + a.highHalf, c = b.lowHalf + b.highHalf
+    return c[0] + c[1]
+}
+
+/// max of the 16 lanes by halving.
+@inline(__always)
+func horizontalMaximum(_ v: SIMD16<Float>) -> Float {
+    let a = v.lowHalf.replacing(with: v.highHalf, where: v.highHalf .> v.lowHalf)
+    let b = a.lowHalf.replacing(with: a.highHalf, where: a.highHalf .> a.lowHalf)
+    let c = b.lowHalf.replacing(with: b.highHalf, where: b.highHalf .> b.lowHalf)
+    return Swift.max(c[0], c[1])
 }

@@ -17,18 +17,32 @@ struct DepthwiseGeometry {
     /// Scratch values per plane: H rows × s phases × phaseLength.
     var scratch: Int { height * strideW * phaseLength }
 
+    /// The phase-r indices m (half-open) whose column x = m·s + r − p lies inside the row.
+    @inline(__always)
+    func validRange(_ r: Int) -> (Int, Int) {
+        let s = strideW, l = phaseLength
+        let lo = min(max(0, (padW - r + s - 1) / s), l)                 // smallest m with x ≥ 0
+        let last = width - 1 + padW - r                                   // need m·s ≤ last
+        let hi = last < 0 ? lo : max(min(l, last / s + 1), lo)            // one past the largest m with x < W
+        return (lo, hi)
+    }
+
     /// Fills `phases` with the plane's rows, padded and split: phases[(y·s + r)·L + m] = x[y, m·s + r − p] (0 outside).
     @inline(__always)
     func split<Scalar: NNScalar>(_ plane: UnsafePointer<Scalar>, into phases: UnsafeMutablePointer<Scalar>) {
         let s = strideW, l = phaseLength
-        for y in 0..<height {
-            let row = plane + y * width
-            for r in 0..<s {
-                let dst = phases + (y * s + r) * l
-                for m in 0..<l {
-                    let x = m * s + r - padW
-                    dst[m] = x >= 0 && x < width ? row[x] : 0
+        for r in 0..<s {
+            let (lo, hi) = validRange(r)
+            let shift = r &- padW
+            for y in 0..<height {
+                let row = plane + (y &* width &+ shift), dst = phases + (y &* s &+ r) &* l
+                for m in 0..<lo { dst[m] = 0 }
+                if s == 1 {
+                    for m in lo..<hi { dst[m] = row[m] }
+                } else {
+                    for m in lo..<hi { dst[m] = row[m &* s] }
                 }
+                for m in hi..<l { dst[m] = 0 }
             }
         }
     }
@@ -37,13 +51,15 @@ struct DepthwiseGeometry {
     @inline(__always)
     func fold<Scalar: NNScalar>(_ phases: UnsafePointer<Scalar>, into plane: UnsafeMutablePointer<Scalar>) {
         let s = strideW, l = phaseLength
-        for y in 0..<height {
-            let row = plane + y * width
-            for r in 0..<s {
-                let src = phases + (y * s + r) * l
-                for m in 0..<l {
-                    let x = m * s + r - padW
-                    if x >= 0 && x < width { row[x] += src[m] }
+        for r in 0..<s {
+            let (lo, hi) = validRange(r)
+            let shift = r &- padW
+            for y in 0..<height {
+                let row = plane + (y &* width &+ shift), src = phases + (y &* s &+ r) &* l
+                if s == 1 {
+                    for m in lo..<hi { row[m] += src[m] }
+                } else {
+                    for m in lo..<hi { row[m &* s] += src[m] }
                 }
             }
         }
