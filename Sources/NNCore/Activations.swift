@@ -213,12 +213,12 @@ func fastExp<S: NNScalar>(_ x: S) -> S {
     return S.exp(x)
 }
 
-@inline(__always)
+@_transparent
 func fastExpFloat(_ x: Float) -> Float { fastExp16(SIMD16(repeating: x))[0] }
 
 /// 16 lanes of the same polynomial: k = round(x·log₂e) via the 1.5·2²³ magic number, r = x − k·ln2 in two parts,
 /// e^r by a degree-6 polynomial, 2^k assembled in the exponent bits.
-@inline(__always)
+@_transparent
 func fastExp16(_ input: SIMD16<Float>) -> SIMD16<Float> {
     let x = simdMinimum(simdMaximum(input, SIMD16(repeating: -87.3)), SIMD16(repeating: 88.7))
     let magic = SIMD16<Float>(repeating: 12_582_912)
@@ -269,7 +269,7 @@ func rowMaximum(_ p: UnsafeMutablePointer<Float>, count: Int) -> Float {
 // MARK: Vectorised Float activations (16 lanes; PyTorch's own vectorised CPU kernels use the same erf formula).
 
 /// erf by Abramowitz–Stegun 7.1.26 (|error| ≤ 1.5e-7): sign(x)·(1 − t·P(t)·e^(−x²)), t = 1/(1 + 0.3275911·|x|).
-@inline(__always)
+@_transparent
 func fastErf16(_ x: SIMD16<Float>) -> SIMD16<Float> {
     let ax = x.replacing(with: -x, where: x .< 0)
     let t = 1 / (1 + 0.327_591_1 * ax)
@@ -282,14 +282,14 @@ func fastErf16(_ x: SIMD16<Float>) -> SIMD16<Float> {
 }
 
 /// σ(x) = 1/(1 + e^(−x)) (the exp argument is clamped, so no overflow).
-@inline(__always)
+@_transparent
 func fastSigmoid16(_ x: SIMD16<Float>) -> SIMD16<Float> { 1 / (1 + fastExp16(-x)) }
 
 /// tanh(z) = 2σ(2z) − 1.
-@inline(__always)
+@_transparent
 func fastTanh16(_ z: SIMD16<Float>) -> SIMD16<Float> { 2 * fastSigmoid16(2 * z) - 1 }
 
-@inline(__always)
+@_transparent
 func activation16(_ kind: ActivationKind, _ x: SIMD16<Float>) -> SIMD16<Float> {
     switch kind {
     case .gelu: return 0.5 * x * (1 + fastErf16(x * 0.707_106_781_186_547_5))
@@ -303,7 +303,7 @@ func activation16(_ kind: ActivationKind, _ x: SIMD16<Float>) -> SIMD16<Float> {
     }
 }
 
-@inline(__always)
+@_transparent
 func derivative16(_ kind: ActivationKind, _ x: SIMD16<Float>) -> SIMD16<Float> {
     let zero = SIMD16<Float>(repeating: 0), one = SIMD16<Float>(repeating: 1)
     switch kind {
@@ -408,22 +408,22 @@ func elementSum<Scalar: NNScalar>(_ a: UnsafePointer<Scalar>, count: Int) -> Sca
 // scalar loops with NaN handling; these compile to vector compares and blends (NaN in `a` is kept).
 
 /// Lane-wise max(a, b).
-@inline(__always)
+@_transparent
 func simdMaximum(_ a: SIMD16<Float>, _ b: SIMD16<Float>) -> SIMD16<Float> { a.replacing(with: b, where: b .> a) }
 
 /// Lane-wise min(a, b).
-@inline(__always)
+@_transparent
 func simdMinimum(_ a: SIMD16<Float>, _ b: SIMD16<Float>) -> SIMD16<Float> { a.replacing(with: b, where: b .< a) }
 
 /// Σ of the 16 lanes by halving (8 + 4 + 2 + 1 vector adds instead of 15 dependent scalar adds).
-@inline(__always)
+@_transparent
 func horizontalSum(_ v: SIMD16<Float>) -> Float {
     let a = v.lowHalf + v.highHalf, b = a.lowHalf + a.highHalf, c = b.lowHalf + b.highHalf
     return c[0] + c[1]
 }
 
 /// max of the 16 lanes by halving.
-@inline(__always)
+@_transparent
 func horizontalMaximum(_ v: SIMD16<Float>) -> Float {
     let a = v.lowHalf.replacing(with: v.highHalf, where: v.highHalf .> v.lowHalf)
     let b = a.lowHalf.replacing(with: a.highHalf, where: a.highHalf .> a.lowHalf)

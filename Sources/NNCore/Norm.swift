@@ -38,7 +38,7 @@ public final class LayerNorm<Scalar: NNScalar>: Layer {
         rstd.withUnsafeMutableBufferPointer { rstdp in
             let xBase = xp.baseAddress!, yBase = yp.baseAddress!, g = gp.baseAddress!, b = bp.baseAddress!
             let meanBase = meanp.baseAddress!, rstdBase = rstdp.baseAddress!
-            parallelChunks(rows * c >= 1 << 15 ? rows : 1) { _, range in   // rows are independent
+            parallelChunks(rows, parallel: rows * c >= 1 << 15) { _, range in   // rows are independent
                 for r in range {
                     let row = xBase + r * c, out = yBase + r * c
                     let m = elementSum(row, count: c) / Scalar(c)
@@ -56,7 +56,7 @@ public final class LayerNorm<Scalar: NNScalar>: Layer {
     public func backward(_ dy: Tensor<Scalar>, inputGrad dx: inout Tensor<Scalar>) {
         let c = features, rows = input.count / c
         precondition(dy.count == input.count && dx.count == input.count, "LayerNorm(\(weight.name)).backward: shapes")
-        let workers = workerCount(rows * c >= 1 << 15 ? rows : 1)
+        let workers = rows * c >= 1 << 15 ? workerCount(rows) : 1
         // Per-worker dγ, dβ partial sums [workers, 2, C], added in worker order (deterministic for a thread count).
         var partial = [Scalar](repeating: 0, count: workers * 2 * c)
         input.data.withUnsafeBufferPointer { xp in
@@ -68,7 +68,7 @@ public final class LayerNorm<Scalar: NNScalar>: Layer {
         rstd.withUnsafeBufferPointer { rstdp in
             let xBase = xp.baseAddress!, dyBase = dyp.baseAddress!, dxBase = dxp.baseAddress!, gamma = gp.baseAddress!
             let partialBase = pp.baseAddress!, meanBase = meanp.baseAddress!, rstdBase = rstdp.baseAddress!
-            parallelChunks(rows * c >= 1 << 15 ? rows : 1) { worker, range in
+            parallelChunks(rows, parallel: rows * c >= 1 << 15) { worker, range in
                 let dg = partialBase + worker * 2 * c, db = dg + c
                 let normalised = UnsafeMutablePointer<Scalar>.allocate(capacity: 2 * c)   // n̂ and g = dy·γ of one row
                 defer { normalised.deallocate() }

@@ -199,8 +199,9 @@ nonisolated(unsafe) public var nnThreadCount: Int = ProcessInfo.processInfo.acti
 
 /// Splits 0..<count into at most `nnThreadCount` contiguous chunks and runs `body(worker, chunk)` on each,
 /// concurrently when there is more than one. Chunks are the same for the same count and thread setting.
-func parallelChunks(_ count: Int, _ body: (Int, Range<Int>) -> Void) {
-    let workers = workerCount(count)
+/// With `parallel: false` (too little work to pay for a dispatch) the whole range runs on the calling thread.
+func parallelChunks(_ count: Int, parallel: Bool = true, _ body: (Int, Range<Int>) -> Void) {
+    let workers = parallel ? workerCount(count) : 1
     if workers == 1 { body(0, 0..<count); return }
     // Each worker's GEMMs run single-threaded so workers × BLAS threads does not oversubscribe the cores.
     let savedBLASThreads = blasThreads
