@@ -137,6 +137,26 @@ final class GradientCheckTests: XCTestCase {
         assertLayerGradients(TransformerBlock<Double>(dim: 16, heads: 8, rng: &rng), inputShape: [1, 3, 16], "pre-LN block, 8 heads")
     }
 
+    /// Attention blocked by query rows (2 rows per block on 5 tokens: blocks of 2, 2, 1): finite differences, and the
+    /// same outputs and gradients as one block.
+    func testAttentionInQueryBlocks() {
+        var rng = SplitMix64(seed: 15)
+        let attention = MultiHeadSelfAttention<Double>(dim: 8, heads: 2, rng: &rng)
+        attention.queryBlockRows = 2
+        assertLayerGradients(attention, inputShape: [2, 5, 8], seed: 16, "attention, 3 query blocks")
+        let x: Tensor<Double> = randomNormalTensor([2, 5, 8], using: &rng)
+        let dy: Tensor<Double> = randomNormalTensor([2, 5, 8], using: &rng)
+        var results: [[Double]] = []
+        for rows in [2, 5] {
+            attention.queryBlockRows = rows
+            for p in attention.parameters { p.zeroGrad() }
+            let y = attention(x)
+            let dx = attention.backward(dy, inputShape: x.shape)
+            results.append(y.data + dx.data + attention.parameters.flatMap { $0.grad.data })
+        }
+        for (a, b) in zip(results[0], results[1]) { XCTAssertEqual(a, b, accuracy: 1e-12 * max(1, abs(b))) }
+    }
+
     func testSparseMatmul() {
         let a = CSRMatrix<Double>(rows: 4, columns: 5, triplets: [(0, 0, 1), (0, 3, -2), (1, 1, 0.5), (2, 4, 3),
                                                                   (2, 0, 1), (3, 2, -1), (3, 3, 2), (3, 3, 0.25)])
