@@ -167,11 +167,20 @@ public final class Conv2d<Scalar: NNScalar>: Layer {
             weight.value.data.withUnsafeBufferPointer { wp in
                 y.data.withUnsafeMutableBufferPointer { yp in
                     let xBase = xp.baseAddress!, wBase = wp.baseAddress!, yBase = yp.baseAddress!
+                    // With a bias, y starts as the bias and the GEMMs accumulate (beta 1): one pass over y fewer.
+                    let beta: Scalar = bias == nil ? 0 : 1
+                    if let b = bias {
+                        b.value.data.withUnsafeBufferPointer { bp in
+                            for s in 0..<n { for o in 0..<outChannels {
+                                (yBase + (s * outChannels + o) * hw).initialize(repeating: bp[o], count: hw)
+                            } }
+                        }
+                    }
                     if isPointwise {   // 1×1, stride 1, no padding: the input planes are the columns (threaded GEMMs)
                         for s in 0..<n { for gr in 0..<groups {
                             Scalar.gemm(transposeA: false, transposeB: false, m: coutG, n: hw, k: k, alpha: 1,
                                         wBase + gr * coutG * k, lda: k, xBase + (s * inChannels + gr * cinG) * hw, ldb: hw,
-                                        beta: 0, yBase + (s * outChannels + gr * coutG) * hw, ldc: hw)
+                                        beta: beta, yBase + (s * outChannels + gr * coutG) * hw, ldc: hw)
                         } }
                     } else { parallelChunks(n) { _, samples in   // samples write disjoint outputs
                         let columns = UnsafeMutablePointer<Scalar>.allocate(capacity: k * hw)   // [Cin/g·kh·kw, Ho·Wo] per worker
@@ -180,15 +189,9 @@ public final class Conv2d<Scalar: NNScalar>: Layer {
                             im2col(g, xBase + (s * inChannels + gr * cinG) * h * w, columns)
                             Scalar.gemm(transposeA: false, transposeB: false, m: coutG, n: hw, k: k, alpha: 1,
                                         wBase + gr * coutG * k, lda: k, columns, ldb: hw,
-                                        beta: 0, yBase + (s * outChannels + gr * coutG) * hw, ldc: hw)
+                                        beta: beta, yBase + (s * outChannels + gr * coutG) * hw, ldc: hw)
                         } }
                     } }
-                    if let b = bias {
-                        for s in 0..<n { for o in 0..<outChannels {
-                            let bo = b.value.data[o], base = (s * outChannels + o) * hw
-                            for i in 0..<hw { yp[base + i] += bo }
-                        } }
-                    }
                 }
             }
         }
