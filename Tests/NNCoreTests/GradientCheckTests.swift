@@ -301,6 +301,38 @@ final class ThreadingTests: XCTestCase {
         }
         for i in 4..<7 { assertRelativeClose(outputs[0][i], outputs[1][i], 1e-5, "weight grad \(i)") }
     }
+
+    /// The row-parallel LayerNorm (per-worker dγ/dβ partial sums), the sliced activations, the depthwise convolution
+    /// (planes / channels on workers) and the tiled transposes on shapes large enough to take their threaded paths:
+    /// same outputs and input gradients on 1 or 2 workers, parameter gradients up to summation order.
+    func testThreadedElementwisePathsMatchSerial() {
+        let saved = nnThreadCount
+        defer { nnThreadCount = saved }
+        var outputs: [[Tensor<Float>]] = []
+        for workers in [1, 2] {
+            nnThreadCount = workers
+            var rng = SplitMix64(seed: 41)
+            let norm = LayerNorm<Float>(256, name: "ln")
+            norm.weight.value = randomNormalTensor([256], using: &rng)
+            let gelu = Activation<Float>(.gelu)
+            let depthwise = Conv2d<Float>(8, 8, kernel: 5, stride: 2, padding: 2, groups: 8, rng: &rng)
+            let toImage = TokensToImage<Float>(height: 16, width: 20)
+            let tokens: Tensor<Float> = randomNormalTensor([2, 320, 256], using: &rng)   // 163,840 values
+            let image: Tensor<Float> = randomNormalTensor([2, 8, 33, 30], using: &rng)
+            let y = gelu(norm(tokens)), d = depthwise(image), t = toImage(tokens)
+            let dy: Tensor<Float> = randomNormalTensor(y.shape, using: &rng)
+            let dd: Tensor<Float> = randomNormalTensor(d.shape, using: &rng)
+            let dn = norm.backward(gelu.backward(dy, inputShape: y.shape), inputShape: tokens.shape)
+            let di = depthwise.backward(dd, inputShape: image.shape)
+            let dt = toImage.backward(t, inputShape: tokens.shape)
+            XCTAssertEqual(dt, tokens, "tokens → image → back (the adjoint of a permutation is its inverse)")
+            outputs.append([y, d, t, dn, di, dt, norm.weight.grad, norm.bias.grad, depthwise.weight.grad])
+        }
+        for (i, what) in ["norm→gelu", "depthwise", "tokens→image", "norm dx", "depthwise dx", "transpose dx"].enumerated() {
+            XCTAssertEqual(outputs[0][i], outputs[1][i], what)
+        }
+        for i in 6..<9 { assertRelativeClose(outputs[0][i], outputs[1][i], 1e-5, "parameter grad \(i)") }
+    }
 }
 
 final class CompositionTests: XCTestCase {
