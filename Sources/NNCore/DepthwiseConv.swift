@@ -84,10 +84,51 @@ func depthwiseForward<Scalar: NNScalar>(_ g: DepthwiseGeometry, samples n: Int, 
     parallelChunks(n * channels) { _, planes in
         let phases = UnsafeMutablePointer<Scalar>.allocate(capacity: g.scratch)
         defer { phases.deallocate() }
+        let offsets = UnsafeMutablePointer<Int>.allocate(capacity: kh * kw)       // valid taps of one output row
+        let tapWeights = UnsafeMutablePointer<Float>.allocate(capacity: kh * kw)
+        defer { offsets.deallocate(); tapWeights.deallocate() }
         for plane in planes {
             let c = plane % channels
             g.split(x + plane * hw, into: phases)
             let w = weight + c * kh * kw, b: Scalar = bias?[c] ?? 0
+            if Scalar.self == Float.self {
+                // 16 outputs at a time accumulate every tap in a register (same order as below: bias, then taps in (i, j)
+                // order), instead of one load/store pass over the output row per tap.
+                let source = UnsafeRawPointer(phases), bias = unsafeBitCast(b, to: Float.self)
+                let weights = UnsafeRawPointer(w).assumingMemoryBound(to: Float.self)
+                for oy in 0..<g.outHeight {
+                    var taps = 0
+                    for i in 0..<kh { for j in 0..<kw {
+                        guard let offset = g.tap(oy, i, j) else { continue }
+                        offsets[taps] = offset; tapWeights[taps] = weights[i * kw + j]; taps += 1
+                    } }
+                    let out = UnsafeMutableRawPointer(y + plane * ohw + oy * ow)
+                    var ox = 0
+                    while ox + 16 <= ow {
+                        var acc = SIMD16<Float>(repeating: bias)   // (the weights broadcast per tap)
+                        for t in 0..<taps {
+                            acc += tapWeights[t] * source.loadUnaligned(fromByteOffset: 4 * (offsets[t] + ox), as: SIMD16<Float>.self)
+                        }
+                        out.storeBytes(of: acc, toByteOffset: 4 * ox, as: SIMD16<Float>.self)
+                        ox += 16
+                    }
+                    while ox + 4 <= ow {   // narrow rows (7, 14 at 224 px) and tails
+                        var acc = SIMD4<Float>(repeating: bias)
+                        for t in 0..<taps {
+                            acc += tapWeights[t] * source.loadUnaligned(fromByteOffset: 4 * (offsets[t] + ox), as: SIMD4<Float>.self)
+                        }
+                        out.storeBytes(of: acc, toByteOffset: 4 * ox, as: SIMD4<Float>.self)
+                        ox += 4
+                    }
+                    while ox < ow {
+                        var acc = bias
+                        for t in 0..<taps { acc += tapWeights[t] * source.load(fromByteOffset: 4 * (offsets[t] + ox), as: Float.self) }
+                        out.storeBytes(of: acc, toByteOffset: 4 * ox, as: Float.self)
+                        ox += 1
+                    }
+                }
+                continue
+            }
             for oy in 0..<g.outHeight {
                 let out = y + plane * ohw + oy * ow
                 for ox in 0..<ow { out[ox] = b }

@@ -77,6 +77,20 @@ final class GradientCheckTests: XCTestCase {
         }
     }
 
+    /// The Float forward of the direct depthwise path (16- and 4-lane register accumulation plus scalar tails: output
+    /// widths 23 and 12) against im2col + GEMM in Float.
+    func testDirectDepthwiseConvFloatLanes() {
+        var rng = SplitMix64(seed: 22)
+        for (kernel, stride, width) in [(3, 1, 23), (5, 2, 24), (5, 1, 7)] {
+            let conv = Conv2d<Float>(4, 4, kernel: kernel, stride: stride, padding: kernel / 2, groups: 4, rng: &rng)
+            let x: Tensor<Float> = randomNormalTensor([2, 4, 9, width], using: &rng)
+            let direct = conv(x)
+            conv.directDepthwise = false
+            let reference = conv(x)
+            assertRelativeClose(direct, reference, 1e-6, "depthwise k\(kernel) s\(stride) width \(width)")
+        }
+    }
+
     func testConvTranspose2d() {
         var rng = SplitMix64(seed: 12)
         assertLayerGradients(ConvTranspose2d<Double>(3, 2, kernel: 2, stride: 2, rng: &rng), inputShape: [2, 3, 3, 4], "deconv k2 s2")
