@@ -29,9 +29,21 @@ extension Benchmark {
                     throw ValidationError("--backbones: unknown backbone '\(name)' (vit_s16, vit_s14, effnet_lite0)")
                 }
                 print("OpenBLAS core: \(blasCoreName), threads \(threads)")
+                // Each HeadLab measurement is followed at once by PyTorch's on the same model (a subprocess per item), so
+                // both see the same machine load even when other jobs come and go.
+                var torchAvailable = true
+                func torch(gemm: Int = 0, batch: Int = 0, backbone: String = "none", size: Int = 224, images: Int = 1) -> [String: Any]? {
+                    guard torchAvailable else { return nil }
+                    let r = torchReference([threads, gemm, batch, tokens, dim, blocks].map(String.init) + [backbone, String(size), String(images)])
+                    if r == nil { torchAvailable = false; print("PyTorch: not available (pip install torch for the reference); HeadLab only") }
+                    return r
+                }
+                func ratio(_ swift: Double, _ reference: Double?, _ unit: String, higherIsBetter: Bool = true) -> String {
+                    guard let t = reference else { return "" }
+                    return String(format: "   PyTorch %.2f %@   HeadLab/PyTorch speed %.2f×", t, unit, higherIsBetter ? swift / t : t / swift)
+                }
                 var rng = SplitMix64(seed: 1)
                 // GEMM.
-                var gflops = 0.0
                 let n = gemm
                 if n > 0 {
                     let a = (0..<(n * n)).map { _ in rng.normal() }, b = (0..<(n * n)).map { _ in rng.normal() }
@@ -39,56 +51,44 @@ extension Benchmark {
                     sgemm(m: n, n: n, k: n, a, b, &c)
                     let reps = 5, t0 = Date()
                     for _ in 0..<reps { sgemm(m: n, n: n, k: n, a, b, &c) }
-                    gflops = 2 * Double(n * n * n * reps) / Date().timeIntervalSince(t0) / 1e9
-                    print(String(format: "HeadLab: sgemm %d³ %.0f GFLOP/s", n, gflops))
+                    let gflops = 2 * Double(n * n * n * reps) / Date().timeIntervalSince(t0) / 1e9
+                    print(String(format: "sgemm %d³: HeadLab %.0f GFLOP/s", n, gflops)
+                          + ratio(gflops, torch(gemm: n)?["gemm_gflops"] as? Double, "GFLOP/s"))
                 }
                 // The head step.
-                var seconds = 0.0
                 let side = Int(Double(tokens).squareRoot())
                 if batch > 0 {
-                    seconds = try headStep(side: side, rng: &rng)
-                    print(String(format: "HeadLab: head step (batch %d, %d tokens, %d blocks at %d, 3 deconvs → %d² px) %.2f s",
-                                 batch, tokens, blocks, dim, side * 16, seconds))
+                    let seconds = try headStep(side: side, rng: &rng)
+                    print(String(format: "head step (batch %d, %d tokens, %d blocks at %d, 3 deconvs → %d² px): HeadLab %.2f s",
+                                 batch, tokens, blocks, dim, side * 16, seconds)
+                          + ratio(seconds, torch(batch: batch)?["head_step_s"] as? Double, "s", higherIsBetter: false))
                 }
                 // Backbones, forward only.
-                var swiftRates: [(String, Double)] = []
                 for name in backboneNames {
                     let forward = try backbone(name)
                     for size in sizeList { for b in batchList {
                         let x: Tensor<Float> = randomNormalTensor([b, 3, size, size], using: &rng)
                         let rate = try imagesPerSecond(batch: b) { try forward(x) }
-                        swiftRates.append(("\(name)@\(size)x\(b)", rate))
-                        print(String(format: "HeadLab: %@ %d² batch %d: %.2f images/s", name, size, b, rate))
+                        let reference = (torch(backbone: name, size: size, images: b)?["backbones"] as? [String: Double])?["\(name)@\(size)x\(b)"]
+                        print(String(format: "%@ %d² batch %d: HeadLab %.2f images/s", name, size, b, rate)
+                              + ratio(rate, reference, "images/s"))
                     } }
                 }
-
-                // PyTorch on the same shapes, if installed (a reference only; HeadLab never runs Python).
-                let script = URL(fileURLWithPath: DefaultPaths.root).appendingPathComponent("scripts/bench_torch.py").path
-                let p = Process()
-                p.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-                p.arguments = ["python3", script] + [threads, n, batch, tokens, dim, blocks].map(String.init)
-                    + [backboneNames.isEmpty ? "none" : backboneNames.joined(separator: ","), sizes, backboneBatches]
-                let out = Pipe(); p.standardOutput = out; p.standardError = FileHandle.nullDevice
-                guard (try? p.run()) != nil else { print("PyTorch: not run (python3 missing)"); return }
-                let data = out.fileHandleForReading.readDataToEndOfFile()
-                p.waitUntilExit()
-                guard p.terminationStatus == 0, let json = try? JSONSerialization.jsonObject(with: data) as? [String: Any] else {
-                    print("PyTorch: not available (pip install torch for the reference)"); return
-                }
-                print("PyTorch (same threads, same run)                    HeadLab/PyTorch speed")
-                if let tg = json["gemm_gflops"] as? Double, n > 0 {
-                    print(String(format: "  torch.mm %d³ %.0f GFLOP/s                            %.2f×", n, tg, gflops / tg))
-                }
-                if let ts = json["head_step_s"] as? Double, batch > 0 {
-                    print(String(format: "  head step %.2f s                                   %.2f×", ts, ts / seconds))
-                }
-                let torchRates = json["backbones"] as? [String: Double] ?? [:]
-                for (key, rate) in swiftRates {
-                    guard let t = torchRates[key] else { continue }
-                    print(String(format: "  %@ %.2f images/s %@%.2f×", key.padding(toLength: 20, withPad: " ", startingAt: 0), t,
-                                 String(repeating: " ", count: max(1, 19 - String(format: "%.2f", t).count)), rate / t))
-                }
             }
+        }
+
+        /// Runs scripts/bench_torch.py with `arguments` and returns its JSON, or nil when python3/torch is missing.
+        func torchReference(_ arguments: [String]) -> [String: Any]? {
+            let script = URL(fileURLWithPath: DefaultPaths.root).appendingPathComponent("scripts/bench_torch.py").path
+            let p = Process()
+            p.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+            p.arguments = ["python3", script] + arguments
+            let out = Pipe(); p.standardOutput = out; p.standardError = FileHandle.nullDevice
+            guard (try? p.run()) != nil else { return nil }
+            let data = out.fileHandleForReading.readDataToEndOfFile()
+            p.waitUntilExit()
+            guard p.terminationStatus == 0 else { return nil }
+            return try? JSONSerialization.jsonObject(with: data) as? [String: Any]
         }
 
         func intList(_ s: String, _ option: String) throws -> [Int] {
