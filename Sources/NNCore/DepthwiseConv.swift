@@ -3,7 +3,7 @@
 ///
 /// Each input row is zero-padded and split into its s column phases once ("phase rows"): padded column
 /// u = ox·s + j·d lives in phase (j·d) mod s at index ox + ⌊j·d / s⌋, so every tap of every stride and
-/// dilation is one contiguous multiply-add over the output row (vectorised by the compiler for Float).
+/// dilation reads a contiguous run; the Float forward accumulates all taps of 16 (then 4) outputs in a register.
 /// Backward uses the same layout: dx accumulates into phase rows that are folded back; dW is a dot product
 /// of dy rows with phase rows. Forward parallelises over (sample, channel) planes, backward over channels
 /// (so dW needs no per-worker partial sums). Same sums as the GEMM path up to summation order: gradient-checked
