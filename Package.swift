@@ -39,7 +39,7 @@ let package = Package(
                 swiftSettings: nativeSwift),
         .target(name: "Backbones", dependencies: ["NNCore", "Pickle"], swiftSettings: nativeSwift),
         .executableTarget(name: "headlab", dependencies: [
-            "HeadModels", "Geometry", "HDF5", "Rendering", "Corpus", "Generation", "NNCore", "Scans",
+            "HeadModels", "Geometry", "HDF5", "Rendering", "Corpus", "Generation", "NNCore", "Scans", "Backbones",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ], swiftSettings: nativeSwift),
 

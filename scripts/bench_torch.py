@@ -1,20 +1,31 @@
-"""PyTorch CPU reference for `headlab benchmark nn` (same shapes, same thread count).
+"""PyTorch CPU reference for `headlab benchmark nn` (same shapes, same thread count, same timing protocol).
 
-Prints one JSON line: {"gemm_gflops": ..., "head_step_s": ...}. Used only for benchmarking.
+Usage: bench_torch.py THREADS GEMM_N BATCH TOKENS DIM BLOCKS [BACKBONES SIZES BATCHES]
+  BACKBONES: comma list of vit_s16, vit_s14, effnet_lite0 (or "none"); SIZES, BATCHES: comma lists.
+Prints one JSON line: {"gemm_gflops": ..., "head_step_s": ..., "backbones": {"vit_s16@224x1": images_per_s, ...}}.
+The backbones are plain-PyTorch ports of the HeadLab ones (timm's ViT with fused scaled-dot-product attention,
+EfficientNet-Lite0 with static TF "SAME" padding and eval BatchNorm), random weights, `torch.inference_mode()`.
+Used only for benchmarking; HeadLab never runs Python.
 """
-import json, sys, time
+import json, math, sys, time
 import torch
 import torch.nn as nn
+import torch.nn.functional as F
 
 threads, n, batch, tokens, dim, blocks = (int(a) for a in sys.argv[1:7])
+backbones = sys.argv[7].split(",") if len(sys.argv) > 7 and sys.argv[7] != "none" else []
+sizes = [int(s) for s in sys.argv[8].split(",")] if len(sys.argv) > 8 else [224, 512]
+batches = [int(s) for s in sys.argv[9].split(",")] if len(sys.argv) > 9 else [1]
 torch.set_num_threads(threads)
 torch.manual_seed(0)
+result = {}
 
-a, b = torch.randn(n, n), torch.randn(n, n)
-a @ b
-t0 = time.time(); reps = 5
-for _ in range(reps): a @ b
-gemm = 2 * n ** 3 * reps / (time.time() - t0) / 1e9
+if n > 0:
+    a, b = torch.randn(n, n), torch.randn(n, n)
+    a @ b
+    t0 = time.time(); reps = 5
+    for _ in range(reps): a @ b
+    result["gemm_gflops"] = 2 * n ** 3 * reps / (time.time() - t0) / 1e9
 
 side = int(tokens ** 0.5)
 class Head(nn.Module):
@@ -32,14 +43,134 @@ class Head(nn.Module):
         x = self.up(x)
         x = self.pixel(x.flatten(2).transpose(1, 2))
         return x
-head = Head()
-opt = torch.optim.AdamW(head.parameters(), lr=4e-4, betas=(0.9, 0.95), weight_decay=0.05)
-x = torch.randn(batch, tokens, 384)
-target = torch.randn(batch, tokens * 64, 12)
-def step():
-    opt.zero_grad()
-    loss = (head(x) - target).abs().mean()
-    loss.backward(); opt.step()
-step()
-t0 = time.time(); step(); dt = time.time() - t0
-print(json.dumps({"gemm_gflops": gemm, "head_step_s": dt}))
+
+if batch > 0:
+    head = Head()
+    opt = torch.optim.AdamW(head.parameters(), lr=4e-4, betas=(0.9, 0.95), weight_decay=0.05)
+    x = torch.randn(batch, tokens, 384)
+    target = torch.randn(batch, tokens * 64, 12)
+    def step():
+        opt.zero_grad()
+        loss = (head(x) - target).abs().mean()
+        loss.backward(); opt.step()
+    step()
+    times = []
+    for _ in range(2):
+        t0 = time.time(); step(); times.append(time.time() - t0)
+    result["head_step_s"] = min(times)
+
+
+# --- Backbones (forward only) ---------------------------------------------------------------------------------
+class Attention(nn.Module):
+    def __init__(self, d, heads):
+        super().__init__()
+        self.heads = heads
+        self.qkv = nn.Linear(d, 3 * d)
+        self.proj = nn.Linear(d, d)
+    def forward(self, x):
+        b, t, c = x.shape
+        q, k, v = self.qkv(x).reshape(b, t, 3, self.heads, c // self.heads).permute(2, 0, 3, 1, 4).unbind(0)
+        x = F.scaled_dot_product_attention(q, k, v)   # timm's fused_attn path
+        return self.proj(x.transpose(1, 2).reshape(b, t, c))
+
+class Block(nn.Module):
+    def __init__(self, d, heads, layer_scale):
+        super().__init__()
+        self.norm1, self.attn = nn.LayerNorm(d, eps=1e-6), Attention(d, heads)
+        self.norm2 = nn.LayerNorm(d, eps=1e-6)
+        self.mlp = nn.Sequential(nn.Linear(d, 4 * d), nn.GELU(), nn.Linear(4 * d, d))
+        self.ls1 = nn.Parameter(torch.ones(d)) if layer_scale else None
+        self.ls2 = nn.Parameter(torch.ones(d)) if layer_scale else None
+    def forward(self, x):
+        a = self.attn(self.norm1(x))
+        x = x + (a * self.ls1 if self.ls1 is not None else a)
+        m = self.mlp(self.norm2(x))
+        return x + (m * self.ls2 if self.ls2 is not None else m)
+
+class ViT(nn.Module):
+    def __init__(self, patch, grid, layer_scale, d=384, depth=12, heads=6):
+        super().__init__()
+        self.patch, self.grid = patch, grid
+        self.patch_embed = nn.Conv2d(3, d, patch, patch)
+        self.cls_token = nn.Parameter(torch.zeros(1, 1, d))
+        self.pos_embed = nn.Parameter(torch.randn(1, 1 + grid * grid, d) * 0.02)
+        self.blocks = nn.Sequential(*[Block(d, heads, layer_scale) for _ in range(depth)])
+        self.norm = nn.LayerNorm(d, eps=1e-6)
+        self.pos_cache = {}
+    def positions(self, gh, gw):   # resized once per grid and cached, as HeadLab does
+        if (gh, gw) == (self.grid, self.grid): return self.pos_embed
+        if (gh, gw) not in self.pos_cache:
+            d = self.pos_embed.shape[-1]
+            table = self.pos_embed[:, 1:].reshape(1, self.grid, self.grid, d).permute(0, 3, 1, 2)
+            table = F.interpolate(table, size=(gh, gw), mode="bicubic", align_corners=False).permute(0, 2, 3, 1).reshape(1, -1, d)
+            self.pos_cache[(gh, gw)] = torch.cat([self.pos_embed[:, :1], table], 1)
+        return self.pos_cache[(gh, gw)]
+    def forward(self, x):
+        p = self.patch_embed(x)
+        b, c, gh, gw = p.shape
+        h = torch.cat([self.cls_token.expand(b, -1, -1), p.flatten(2).transpose(1, 2)], 1) + self.positions(gh, gw)
+        return self.norm(self.blocks(h))[:, 1:]
+
+class SameConvBN(nn.Module):
+    def __init__(self, cin, cout, k, s, groups=1, relu6=True):
+        super().__init__()
+        self.k, self.s, self.relu6 = k, s, relu6
+        self.conv = nn.Conv2d(cin, cout, k, s, 0, groups=groups, bias=False)
+        self.bn = nn.BatchNorm2d(cout, eps=1e-3)
+    def forward(self, x):
+        pads = []
+        for i in (x.shape[3], x.shape[2]):
+            total = max((math.ceil(i / self.s) - 1) * self.s + self.k - i, 0)
+            pads += [total // 2, total - total // 2]
+        x = self.bn(self.conv(F.pad(x, pads) if any(pads) else x))
+        return F.relu6(x) if self.relu6 else x
+
+class MBConv(nn.Module):
+    def __init__(self, cin, cout, k, s, e):
+        super().__init__()
+        mid = cin * e
+        self.expand = SameConvBN(cin, mid, 1, 1) if e != 1 else None
+        self.dw = SameConvBN(mid, mid, k, s, groups=mid)
+        self.project = SameConvBN(mid, cout, 1, 1, relu6=False)
+        self.skip = s == 1 and cin == cout
+    def forward(self, x):
+        y = self.project(self.dw(self.expand(x) if self.expand is not None else x))
+        return y + x if self.skip else y
+
+class EfficientNetLite0(nn.Module):
+    STAGES = [(1, 3, 1, 1, 16), (2, 3, 2, 6, 24), (2, 5, 2, 6, 40), (3, 3, 2, 6, 80),
+              (3, 5, 1, 6, 112), (4, 5, 2, 6, 192), (1, 3, 1, 6, 320)]
+    def __init__(self):
+        super().__init__()
+        self.stem = SameConvBN(3, 32, 3, 2)
+        blocks, cin = [], 32
+        for repeats, k, s, e, cout in self.STAGES:
+            for r in range(repeats):
+                blocks.append(MBConv(cin, cout, k, s if r == 0 else 1, e)); cin = cout
+        self.blocks = nn.ModuleList(blocks)
+        self.head = SameConvBN(320, 1280, 1, 1)
+    def forward(self, x):   # the multi-scale features (strides 4-32) and the 1280-channel head, as HeadLab returns
+        h, levels = self.stem(x), []
+        for i, b in enumerate(self.blocks):
+            h = b(h)
+            if i in (2, 4, 10, 15): levels.append(h)
+        return levels, self.head(h)
+
+def images_per_second(model, size, b):
+    x = torch.randn(b, 3, size, size)
+    with torch.inference_mode():
+        model(x)
+        reps, t0 = 0, time.time()
+        while reps < 2 or time.time() - t0 < 1.5:
+            model(x); reps += 1
+        return b * reps / (time.time() - t0)
+
+factories = {"vit_s16": lambda: ViT(16, 14, False), "vit_s14": lambda: ViT(14, 37, True),
+             "effnet_lite0": EfficientNetLite0}
+result["backbones"] = {}
+for name in backbones:
+    model = factories[name]().eval()
+    for size in sizes:
+        for b in batches:
+            result["backbones"][f"{name}@{size}x{b}"] = images_per_second(model, size, b)
+print(json.dumps(result))

@@ -8,9 +8,9 @@ func zeroPad(_ x: Tensor<Float>, _ top: Int, _ bottom: Int, _ left: Int, _ right
     let ho = h + top + bottom, wo = w + left + right
     var y = Tensor<Float>(zeros: [n, c, ho, wo])
     x.data.withUnsafeBufferPointer { xp in y.data.withUnsafeMutableBufferPointer { yp in
-        for p in 0..<(n * c) { for r in 0..<h {
-            let src = (p * h + r) * w, dst = (p * ho + r + top) * wo + left
-            for q in 0..<w { yp[dst + q] = xp[src + q] }
+        let source = xp.baseAddress!, destination = yp.baseAddress!
+        for p in 0..<(n * c) { for r in 0..<h {   // row copies (memcpy); the padding stays zero
+            (destination + (p * ho + r + top) * wo + left).update(from: source + (p * h + r) * w, count: w)
         } }
     } }
     return y
@@ -19,9 +19,15 @@ func zeroPad(_ x: Tensor<Float>, _ top: Int, _ bottom: Int, _ left: Int, _ right
 /// A bias-free convolution with TensorFlow "SAME" padding (EfficientNet-PyTorch `Conv2dDynamicSamePadding` /
 /// `Conv2dStaticSamePadding`): per axis pad = max((⌈i/s⌉ − 1)·s + k − i, 0), ⌊pad/2⌋ before, the rest after
 /// (so stride-2 convs on even sizes pad only bottom/right), followed by inference BatchNorm and optional ReLU6.
+///
+/// For speed the forward pass runs a fused copy: BN folded into the conv (W′ = W·scale[o], b′ = shift[o], the same
+/// affine map up to Float rounding), stride-1 padding done by the conv itself ((k − 1)/2 each side, which is what
+/// SAME gives for odd k), and ReLU6 applied in place. The fused copy is built on first use after `invalidate()`
+/// (called by `EfficientNetLite0.load`).
 final class SameConvBN {
     let conv: Conv2d<Float>, bn: BatchNormInference<Float>, relu6: Bool
     let k: Int, s: Int
+    private var fused: Conv2d<Float>?
 
     init(_ cin: Int, _ cout: Int, kernel: Int, stride: Int, groups: Int = 1, conv name: String, bn bnName: String,
          relu6: Bool, rng: inout SplitMix64) {
@@ -32,14 +38,43 @@ final class SameConvBN {
 
     var parameters: [Parameter<Float>] { conv.parameters + bn.parameters + bn.buffers }
 
-    func callAsFunction(_ x: Tensor<Float>) -> Tensor<Float> {
-        func pad(_ i: Int) -> (Int, Int) {
-            let total = max(((i + s - 1) / s - 1) * s + k - i, 0)
-            return (total / 2, total - total / 2)
+    /// Drops the fused copy (after the weights changed).
+    func invalidate() { fused = nil }
+
+    private func fusedConv() -> Conv2d<Float> {
+        if let f = fused { return f }
+        var rng = SplitMix64(seed: 0)
+        let padding = s == 1 ? (k - 1) / 2 : 0
+        let f = Conv2d<Float>(conv.inChannels, conv.outChannels, kernel: k, stride: s, padding: padding, groups: conv.groups,
+                              bias: true, name: conv.weight.name + ".fused", rng: &rng)
+        let (scale, shift) = bn.folded()
+        let perOutput = conv.weight.value.count / conv.outChannels
+        for o in 0..<conv.outChannels {
+            for i in 0..<perOutput { f.weight.value.data[o * perOutput + i] = conv.weight.value.data[o * perOutput + i] * scale[o] }
+            f.bias!.value.data[o] = shift[o]
         }
-        let (t, b) = pad(x.shape[2]), (l, r) = pad(x.shape[3])
-        var y = bn(conv(zeroPad(x, t, b, l, r)))
-        if relu6 { y.data.withUnsafeMutableBufferPointer { for i in $0.indices { $0[i] = min(max($0[i], 0), 6) } } }
+        fused = f
+        return f
+    }
+
+    func callAsFunction(_ x: Tensor<Float>) -> Tensor<Float> {
+        let f = fusedConv()
+        var y: Tensor<Float>
+        if s == 1 && k % 2 == 1 {
+            y = f(x)
+        } else {
+            func pad(_ i: Int) -> (Int, Int) {
+                let total = max(((i + s - 1) / s - 1) * s + k - i, 0)
+                return (total / 2, total - total / 2)
+            }
+            let (t, b) = pad(x.shape[2]), (l, r) = pad(x.shape[3])
+            y = f(zeroPad(x, t, b, l, r))
+        }
+        if relu6 {
+            y.data.withUnsafeMutableBufferPointer { p in
+                for i in p.indices { let v = p[i]; p[i] = v < 0 ? 0 : (v > 6 ? 6 : v) }
+            }
+        }
         return y
     }
 }
@@ -61,6 +96,8 @@ final class MBConv {
     }
 
     var parameters: [Parameter<Float>] { (expand?.parameters ?? []) + depthwise.parameters + project.parameters }
+
+    func invalidate() { expand?.invalidate(); depthwise.invalidate(); project.invalidate() }
 
     func callAsFunction(_ x: Tensor<Float>) -> Tensor<Float> {
         var y = project(depthwise(expand.map { $0(x) } ?? x))
@@ -132,6 +169,8 @@ public final class EfficientNetLite0 {
     /// Copies every weight from `source`; throws naming the first missing, mis-shaped or non-finite tensor.
     public func load(from source: TensorSource) throws {
         for p in parameters { try loadParameter(p, from: source) }
+        stem.invalidate(); head.invalidate()
+        for b in blocks { b.invalidate() }
     }
 
     /// Multi-scale features for x [B, 3, H, W].

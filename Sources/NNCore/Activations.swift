@@ -35,8 +35,10 @@ public final class Activation<Scalar: NNScalar>: Layer {
         let kind = self.kind
         if Scalar.self == Float.self {   // vectorised Float path (see `activation16`)
             y.data.withUnsafeMutableBufferPointer { p in
-                let f = UnsafeMutableRawPointer(p.baseAddress!).assumingMemoryBound(to: Float.self)
-                mapFloat16(f, count: p.count) { activation16(kind, $0) }
+                let f = UnsafeMutableRawPointer(p.baseAddress!).assumingMemoryBound(to: Float.self), count = p.count
+                parallelSlices(count) { range in
+                    mapFloat16(f + range.lowerBound, count: range.count) { activation16(kind, $0) }
+                }
             }
             return y
         }
@@ -75,7 +77,10 @@ public final class Activation<Scalar: NNScalar>: Layer {
                 let x = UnsafeRawPointer(xp.baseAddress!).assumingMemoryBound(to: Float.self)
                 let g = UnsafeRawPointer(gp.baseAddress!).assumingMemoryBound(to: Float.self)
                 let d = UnsafeMutableRawPointer(dp.baseAddress!).assumingMemoryBound(to: Float.self)
-                accumulateFloat16(d, x, g, count: dp.count) { derivative16(kind, $0) }
+                parallelSlices(dp.count) { range in
+                    let o = range.lowerBound
+                    accumulateFloat16(d + o, x + o, g + o, count: range.count) { derivative16(kind, $0) }
+                }
                 return
             }
             switch kind {
@@ -118,9 +123,11 @@ public final class Softmax<Scalar: NNScalar>: Layer {
 
     public init() {}
 
-    /// In-place row softmax of `rows` rows of `k` values (shared with attention).
+    /// In-place row softmax of `rows` rows of `k` values (shared with attention); optionally stores each row's
+    /// shift (max) and 1/Σ so that `rowSoftmaxRecompute` can rebuild the same probabilities bit for bit.
     @_specialize(where Scalar == Float)
-    static func rowSoftmax(_ p: UnsafeMutablePointer<Scalar>, rows: Int, k: Int) {
+    static func rowSoftmax(_ p: UnsafeMutablePointer<Scalar>, rows: Int, k: Int,
+                           maxima: UnsafeMutablePointer<Scalar>? = nil, inverseSums: UnsafeMutablePointer<Scalar>? = nil) {
         for r in 0..<rows {
             let row = p + r * k
             var m = row[0]
@@ -135,6 +142,24 @@ public final class Softmax<Scalar: NNScalar>: Layer {
             }
             let inv = 1 / s
             for j in 0..<k { row[j] *= inv }
+            maxima?[r] = m
+            inverseSums?[r] = inv
+        }
+    }
+
+    /// Rebuilds the probabilities from the same scores with the stored shifts and 1/Σ (same operations as `rowSoftmax`).
+    @_specialize(where Scalar == Float)
+    static func rowSoftmaxRecompute(_ p: UnsafeMutablePointer<Scalar>, rows: Int, k: Int,
+                                    maxima: UnsafePointer<Scalar>, inverseSums: UnsafePointer<Scalar>) {
+        for r in 0..<rows {
+            let row = p + r * k, m = maxima[r], inv = inverseSums[r]
+            if Scalar.self == Float.self {
+                let f = UnsafeMutableRawPointer(row).assumingMemoryBound(to: Float.self)
+                _ = expShiftedInPlace(f, count: k, shift: unsafeBitCast(m, to: Float.self))
+            } else {
+                for j in 0..<k { row[j] = Scalar.exp(row[j] - m) }
+            }
+            for j in 0..<k { row[j] *= inv }
         }
     }
 
@@ -144,9 +169,18 @@ public final class Softmax<Scalar: NNScalar>: Layer {
                                    rows: Int, k: Int) {
         for r in 0..<rows {
             let o = r * k
-            var dot: Scalar = 0
-            for j in 0..<k { dot += dy[o + j] * y[o + j] }
+            let dot = dotProduct(dy + o, y + o, count: k)
             for j in 0..<k { dx[o + j] += y[o + j] * (dy[o + j] - dot) }
+        }
+    }
+
+    /// g[r, :] = y·(g − ⟨g, y⟩) in place (attention's dS from dP).
+    @_specialize(where Scalar == Float)
+    static func rowSoftmaxBackwardInPlace(y: UnsafePointer<Scalar>, gradient g: UnsafeMutablePointer<Scalar>, rows: Int, k: Int) {
+        for r in 0..<rows {
+            let o = r * k
+            let dot = dotProduct(UnsafePointer(g + o), y + o, count: k)
+            for j in 0..<k { g[o + j] = y[o + j] * (g[o + j] - dot) }
         }
     }
 
@@ -179,14 +213,14 @@ func fastExp<S: NNScalar>(_ x: S) -> S {
     return S.exp(x)
 }
 
-@inline(__always)
+@_transparent
 func fastExpFloat(_ x: Float) -> Float { fastExp16(SIMD16(repeating: x))[0] }
 
 /// 16 lanes of the same polynomial: k = round(x·log₂e) via the 1.5·2²³ magic number, r = x − k·ln2 in two parts,
 /// e^r by a degree-6 polynomial, 2^k assembled in the exponent bits.
-@inline(__always)
+@_transparent
 func fastExp16(_ input: SIMD16<Float>) -> SIMD16<Float> {
-    let x = input.clamped(lowerBound: SIMD16(repeating: -87.3), upperBound: SIMD16(repeating: 88.7))
+    let x = simdMinimum(simdMaximum(input, SIMD16(repeating: -87.3)), SIMD16(repeating: 88.7))
     let magic = SIMD16<Float>(repeating: 12_582_912)
     let shifted = x * 1.442_695_04 + magic
     let k = shifted - magic
@@ -213,7 +247,7 @@ func expShiftedInPlace(_ p: UnsafeMutablePointer<Float>, count: Int, shift: Floa
         sum += v
         j += 16
     }
-    var tail: Float = sum.sum()
+    var tail: Float = horizontalSum(sum)
     while j < count { p[j] = fastExpFloat(p[j] - shift); tail += p[j]; j += 1 }
     return tail
 }
@@ -224,10 +258,10 @@ func rowMaximum(_ p: UnsafeMutablePointer<Float>, count: Int) -> Float {
     var best = SIMD16<Float>(repeating: p[0]), j = 0
     let raw = UnsafeRawPointer(p)
     while j + 16 <= count {
-        best = pointwiseMax(best, raw.loadUnaligned(fromByteOffset: 4 * j, as: SIMD16<Float>.self))
+        best = simdMaximum(best, raw.loadUnaligned(fromByteOffset: 4 * j, as: SIMD16<Float>.self))
         j += 16
     }
-    var m = best.max()
+    var m = horizontalMaximum(best)
     while j < count { m = max(m, p[j]); j += 1 }
     return m
 }
@@ -235,9 +269,9 @@ func rowMaximum(_ p: UnsafeMutablePointer<Float>, count: Int) -> Float {
 // MARK: Vectorised Float activations (16 lanes; PyTorch's own vectorised CPU kernels use the same erf formula).
 
 /// erf by Abramowitz–Stegun 7.1.26 (|error| ≤ 1.5e-7): sign(x)·(1 − t·P(t)·e^(−x²)), t = 1/(1 + 0.3275911·|x|).
-@inline(__always)
+@_transparent
 func fastErf16(_ x: SIMD16<Float>) -> SIMD16<Float> {
-    let ax = pointwiseMax(x, -x)
+    let ax = x.replacing(with: -x, where: x .< 0)
     let t = 1 / (1 + 0.327_591_1 * ax)
     var p = 1.061_405_429 * t - 1.453_152_027
     p = p * t + 1.421_413_741
@@ -248,28 +282,28 @@ func fastErf16(_ x: SIMD16<Float>) -> SIMD16<Float> {
 }
 
 /// σ(x) = 1/(1 + e^(−x)) (the exp argument is clamped, so no overflow).
-@inline(__always)
+@_transparent
 func fastSigmoid16(_ x: SIMD16<Float>) -> SIMD16<Float> { 1 / (1 + fastExp16(-x)) }
 
 /// tanh(z) = 2σ(2z) − 1.
-@inline(__always)
+@_transparent
 func fastTanh16(_ z: SIMD16<Float>) -> SIMD16<Float> { 2 * fastSigmoid16(2 * z) - 1 }
 
-@inline(__always)
+@_transparent
 func activation16(_ kind: ActivationKind, _ x: SIMD16<Float>) -> SIMD16<Float> {
     switch kind {
     case .gelu: return 0.5 * x * (1 + fastErf16(x * 0.707_106_781_186_547_5))
     case .geluTanh:
         let inner: SIMD16<Float> = 0.797_884_560_802_865_4 * (x + 0.044_715 * x * x * x)
         return 0.5 * x * (1 + fastTanh16(inner))
-    case .relu: return pointwiseMax(x, SIMD16(repeating: 0))
-    case .relu6: return pointwiseMin(pointwiseMax(x, SIMD16(repeating: 0)), SIMD16(repeating: 6))
+    case .relu: return x.replacing(with: 0, where: x .< 0)
+    case .relu6: return x.replacing(with: 0, where: x .< 0).replacing(with: 6, where: x .> 6)
     case .silu: return x * fastSigmoid16(x)
     case .sigmoid: return fastSigmoid16(x)
     }
 }
 
-@inline(__always)
+@_transparent
 func derivative16(_ kind: ActivationKind, _ x: SIMD16<Float>) -> SIMD16<Float> {
     let zero = SIMD16<Float>(repeating: 0), one = SIMD16<Float>(repeating: 1)
     switch kind {
@@ -333,4 +367,66 @@ func accumulateFloat16(_ d: UnsafeMutablePointer<Float>, _ x: UnsafePointer<Floa
         let dv = derivative(xv)
         for j in i..<count { d[j] += g[j] * dv[j - i] }
     }
+}
+
+/// Σ a[i]·b[i]; Float accumulates in 16 lanes (then a lane sum), Double sequentially.
+@inline(__always)
+func dotProduct<Scalar: NNScalar>(_ a: UnsafePointer<Scalar>, _ b: UnsafePointer<Scalar>, count: Int) -> Scalar {
+    if Scalar.self == Float.self {
+        let ar = UnsafeRawPointer(a), br = UnsafeRawPointer(b)
+        var acc = SIMD16<Float>(repeating: 0), i = 0
+        while i + 16 <= count {
+            acc += ar.loadUnaligned(fromByteOffset: 4 * i, as: SIMD16<Float>.self) * br.loadUnaligned(fromByteOffset: 4 * i, as: SIMD16<Float>.self)
+            i += 16
+        }
+        var s = horizontalSum(acc)
+        while i < count { s += ar.load(fromByteOffset: 4 * i, as: Float.self) * br.load(fromByteOffset: 4 * i, as: Float.self); i += 1 }
+        return unsafeBitCast(s, to: Scalar.self)
+    }
+    var s: Scalar = 0
+    for i in 0..<count { s += a[i] * b[i] }
+    return s
+}
+
+/// Σ a[i]; Float in 16 lanes, Double sequentially.
+@inline(__always)
+func elementSum<Scalar: NNScalar>(_ a: UnsafePointer<Scalar>, count: Int) -> Scalar {
+    if Scalar.self == Float.self {
+        let ar = UnsafeRawPointer(a)
+        var acc = SIMD16<Float>(repeating: 0), i = 0
+        while i + 16 <= count { acc += ar.loadUnaligned(fromByteOffset: 4 * i, as: SIMD16<Float>.self); i += 16 }
+        var s = horizontalSum(acc)
+        while i < count { s += ar.load(fromByteOffset: 4 * i, as: Float.self); i += 1 }
+        return unsafeBitCast(s, to: Scalar.self)
+    }
+    var s: Scalar = 0
+    for i in 0..<count { s += a[i] }
+    return s
+}
+
+// MARK: SIMD helpers. The standard library's `pointwiseMax/Min`, `clamped` and `max()` on SIMD16 compile to
+// scalar loops with NaN handling; these compile to vector compares and blends (NaN in `a` is kept).
+
+/// Lane-wise max(a, b).
+@_transparent
+func simdMaximum(_ a: SIMD16<Float>, _ b: SIMD16<Float>) -> SIMD16<Float> { a.replacing(with: b, where: b .> a) }
+
+/// Lane-wise min(a, b).
+@_transparent
+func simdMinimum(_ a: SIMD16<Float>, _ b: SIMD16<Float>) -> SIMD16<Float> { a.replacing(with: b, where: b .< a) }
+
+/// Σ of the 16 lanes by halving (8 + 4 + 2 + 1 vector adds instead of 15 dependent scalar adds).
+@_transparent
+func horizontalSum(_ v: SIMD16<Float>) -> Float {
+    let a = v.lowHalf + v.highHalf, b = a.lowHalf + a.highHalf, c = b.lowHalf + b.highHalf
+    return c[0] + c[1]
+}
+
+/// max of the 16 lanes by halving.
+@_transparent
+func horizontalMaximum(_ v: SIMD16<Float>) -> Float {
+    let a = v.lowHalf.replacing(with: v.highHalf, where: v.highHalf .> v.lowHalf)
+    let b = a.lowHalf.replacing(with: a.highHalf, where: a.highHalf .> a.lowHalf)
+    let c = b.lowHalf.replacing(with: b.highHalf, where: b.highHalf .> b.lowHalf)
+    return Swift.max(c[0], c[1])
 }

@@ -2,15 +2,20 @@
 /// `[q, k, v] = x·Wqkvᵀ + bqkv` split as [B, T, 3, heads, D]; per head `P = softmax(q·kᵀ / √D)`, `o = P·v`;
 /// heads concatenated to [B, T, C]; `y = o·Wprojᵀ + bproj`.
 ///
-/// x [B, T, C] → y [B, T, C], C = heads·D. Caches qkv [B, T, 3C], P [B, heads, T, T] and o [B, T, C].
-/// Per (batch, head) two GEMMs forward and four backward; (batch, head) pairs run on `nnThreadCount` workers. Gradient-checked in Double to 1e-6 relative;
-/// matches PyTorch (fixture) to 1e-4 relative in Float.
+/// x [B, T, C] → y [B, T, C], C = heads·D. Blocked by query rows so the probabilities never exist as a whole
+/// ([R, T] per block, R ≈ 64K/T rows, which stays in L2): forward runs S = q·kᵀ, softmax and P·v block by block and
+/// caches only qkv [B, T, 3C] and per row the softmax max and 1/Σ; backward recomputes the same S block with the same
+/// GEMM (so P is bit-identical to the forward's), then dP = dO·vᵀ, dv += Pᵀ·dO, dS = P ⊙ (dP − ⟨dP, P⟩),
+/// dq += dS·k/√D, dk += dSᵀ·q/√D. Forward work units are (batch, head, block) triples, backward units (batch, head)
+/// pairs, on `nnThreadCount` workers. Gradient-checked in Double to 1e-6 relative; matches PyTorch (fixture) to 1e-4
+/// relative in Float.
 public final class MultiHeadSelfAttention<Scalar: NNScalar>: Layer {
     public let dim: Int, heads: Int
     public let qkv: Linear<Scalar>    // C → 3C
     public let proj: Linear<Scalar>   // C → C
     private var qkvOut = Tensor<Scalar>(zeros: [0])   // [B, T, 3C]
-    private var probs = Tensor<Scalar>(zeros: [0])    // [B, heads, T, T]
+    private var rowMax: [Scalar] = []                 // [B, heads, T] softmax shift
+    private var rowInverseSum: [Scalar] = []          // [B, heads, T] softmax 1/Σ
 
     public init<G: RandomNumberGenerator>(dim: Int, heads: Int, name: String = "attn", rng: inout G) {
         precondition(dim % heads == 0, "MultiHeadSelfAttention(\(name)): dim \(dim) not divisible by \(heads) heads")
@@ -21,76 +26,96 @@ public final class MultiHeadSelfAttention<Scalar: NNScalar>: Layer {
 
     public var parameters: [Parameter<Scalar>] { qkv.parameters + proj.parameters }
 
+    /// Query rows per block; nil picks R so that the [R, T] score block stays ≤ 64K values. (Results do not depend on
+    /// it beyond rounding; the tests set small values to exercise several blocks on tiny shapes.)
+    public var queryBlockRows: Int? = nil
+
+    func blockRows(_ t: Int) -> Int { min(t, max(1, queryBlockRows ?? max(16, 65_536 / max(t, 1)))) }
+
     @_specialize(where Scalar == Float)
     public func callAsFunction(_ x: Tensor<Scalar>) -> Tensor<Scalar> {
         precondition(x.rank == 3 && x.shape[2] == dim, "MultiHeadSelfAttention: input \(x.shape), want [B, T, \(dim)]")
-        let b = x.shape[0], t = x.shape[1], c = dim, d = dim / heads
+        let b = x.shape[0], t = x.shape[1], c = dim, d = dim / heads, heads = self.heads
         let scale = 1 / Scalar(d).squareRoot()
+        let rows = blockRows(t), blocks = (t + rows - 1) / rows
         qkvOut = qkv(x)
-        probs = Tensor(zeros: [b, heads, t, t])
-        var o = Tensor<Scalar>(zeros: [b, t, c])   // [B, T, C] concatenated heads
+        rowMax = [Scalar](repeating: 0, count: b * heads * t)
+        rowInverseSum = rowMax
+        var o = Tensor<Scalar>(uninitialized: [b, t, c])   // [B, T, C] concatenated heads
         qkvOut.data.withUnsafeBufferPointer { qp in
-        probs.data.withUnsafeMutableBufferPointer { pp in
+        rowMax.withUnsafeMutableBufferPointer { mp in
+        rowInverseSum.withUnsafeMutableBufferPointer { ip in
         o.data.withUnsafeMutableBufferPointer { op in
-            let qBase = qp.baseAddress!, pBase = pp.baseAddress!, oBase = op.baseAddress!
-            parallelChunks(b * heads) { _, pairs in   // (batch, head) pairs write disjoint P blocks and o columns
-                for pair in pairs {
+            let qBase = qp.baseAddress!, oBase = op.baseAddress!, mBase = mp.baseAddress!, iBase = ip.baseAddress!
+            parallelChunks(b * heads * blocks) { _, units in   // units write disjoint o rows/columns and row statistics
+                let scores = UnsafeMutablePointer<Scalar>.allocate(capacity: rows * t)   // S/P block [R, T]
+                defer { scores.deallocate() }
+                for unit in units {
+                    let pair = unit / blocks, r0 = (unit % blocks) * rows, r = min(rows, t - r0)
                     let bi = pair / heads, h = pair % heads
                     let q = qBase + bi * t * 3 * c + h * d, k = q + c, v = q + 2 * c
-                    let p = pBase + pair * t * t
-                    // S[T, T] = scale · q[T, D] · kᵀ[D, T]
-                    Scalar.gemm(transposeA: false, transposeB: true, m: t, n: t, k: d, alpha: scale,
-                                q, lda: 3 * c, k, ldb: 3 * c, beta: 0, p, ldc: t)
-                    Softmax<Scalar>.rowSoftmax(p, rows: t, k: t)
-                    // o[T, D] = P[T, T] · v[T, D]
-                    Scalar.gemm(transposeA: false, transposeB: false, m: t, n: d, k: t, alpha: 1,
-                                UnsafePointer(p), lda: t, v, ldb: 3 * c, beta: 0, oBase + bi * t * c + h * d, ldc: c)
+                    // S[R, T] = scale · q[r0..<r0+R, D] · kᵀ[D, T]
+                    Scalar.gemm(transposeA: false, transposeB: true, m: r, n: t, k: d, alpha: scale,
+                                q + r0 * 3 * c, lda: 3 * c, k, ldb: 3 * c, beta: 0, scores, ldc: t)
+                    Softmax<Scalar>.rowSoftmax(scores, rows: r, k: t, maxima: mBase + pair * t + r0,
+                                               inverseSums: iBase + pair * t + r0)
+                    // o[R, D] = P[R, T] · v[T, D]
+                    Scalar.gemm(transposeA: false, transposeB: false, m: r, n: d, k: t, alpha: 1,
+                                UnsafePointer(scores), lda: t, v, ldb: 3 * c, beta: 0, oBase + (bi * t + r0) * c + h * d, ldc: c)
                 }
             }
-        } } }
+        } } } }
         return proj(o)
     }
 
     @_specialize(where Scalar == Float)
     public func backward(_ dy: Tensor<Scalar>, inputGrad dx: inout Tensor<Scalar>) {
-        let b = qkvOut.shape[0], t = qkvOut.shape[1], c = dim, d = dim / heads
+        let b = qkvOut.shape[0], t = qkvOut.shape[1], c = dim, d = dim / heads, heads = self.heads
         let scale = 1 / Scalar(d).squareRoot()
+        let rows = blockRows(t), blocks = (t + rows - 1) / rows
         let dO = proj.backward(dy, inputShape: [b, t, c])   // [B, T, C]
         var dQKV = Tensor<Scalar>(zeros: [b, t, 3 * c])     // [B, T, 3C]
         qkvOut.data.withUnsafeBufferPointer { qp in
-        probs.data.withUnsafeBufferPointer { pp in
+        rowMax.withUnsafeBufferPointer { mp in
+        rowInverseSum.withUnsafeBufferPointer { ip in
         dO.data.withUnsafeBufferPointer { gp in
         dQKV.data.withUnsafeMutableBufferPointer { dqp in
-            let qBase = qp.baseAddress!, pBase = pp.baseAddress!, gBase = gp.baseAddress!, dqBase = dqp.baseAddress!
+            let qBase = qp.baseAddress!, gBase = gp.baseAddress!, dqBase = dqp.baseAddress!
+            let mBase = mp.baseAddress!, iBase = ip.baseAddress!
             parallelChunks(b * heads) { _, pairs in   // (batch, head) pairs write disjoint dq/dk/dv columns
-                var dP = [Scalar](repeating: 0, count: t * t)   // [T, T] per worker
-                var dS = [Scalar](repeating: 0, count: t * t)   // [T, T] per worker
-                dP.withUnsafeMutableBufferPointer { dpp in
-                dS.withUnsafeMutableBufferPointer { dsp in
-                    for pair in pairs {
-                        let bi = pair / heads, h = pair % heads
-                        let off = bi * t * 3 * c + h * d
-                        let q = qBase + off, k = q + c, v = q + 2 * c
-                        let dq = dqBase + off, dk = dq + c, dv = dq + 2 * c
-                        let p = pBase + pair * t * t
-                        let g = gBase + bi * t * c + h * d
-                        // dP[T, T] = dO[T, D] · vᵀ
-                        Scalar.gemm(transposeA: false, transposeB: true, m: t, n: t, k: d, alpha: 1,
-                                    g, lda: c, v, ldb: 3 * c, beta: 0, dpp.baseAddress!, ldc: t)
+                let p = UnsafeMutablePointer<Scalar>.allocate(capacity: rows * t)    // P block [R, T]
+                let dP = UnsafeMutablePointer<Scalar>.allocate(capacity: rows * t)   // dP, then dS, block [R, T]
+                defer { p.deallocate(); dP.deallocate() }
+                for pair in pairs {
+                    let bi = pair / heads, h = pair % heads
+                    let off = bi * t * 3 * c + h * d
+                    let q = qBase + off, k = q + c, v = q + 2 * c
+                    let dq = dqBase + off, dk = dq + c, dv = dq + 2 * c
+                    for block in 0..<blocks {
+                        let r0 = block * rows, r = min(rows, t - r0)
+                        let g = gBase + (bi * t + r0) * c + h * d   // dO rows [R, D]
+                        // Recompute P exactly as the forward did.
+                        Scalar.gemm(transposeA: false, transposeB: true, m: r, n: t, k: d, alpha: scale,
+                                    q + r0 * 3 * c, lda: 3 * c, k, ldb: 3 * c, beta: 0, p, ldc: t)
+                        Softmax<Scalar>.rowSoftmaxRecompute(p, rows: r, k: t, maxima: mBase + pair * t + r0,
+                                                            inverseSums: iBase + pair * t + r0)
+                        // dP[R, T] = dO[R, D] · vᵀ
+                        Scalar.gemm(transposeA: false, transposeB: true, m: r, n: t, k: d, alpha: 1,
+                                    g, lda: c, v, ldb: 3 * c, beta: 0, dP, ldc: t)
                         // dv[T, D] += Pᵀ · dO
-                        Scalar.gemm(transposeA: true, transposeB: false, m: t, n: d, k: t, alpha: 1,
-                                    p, lda: t, g, ldb: c, beta: 1, dv, ldc: 3 * c)
-                        for i in 0..<(t * t) { dsp[i] = 0 }
-                        Softmax<Scalar>.rowSoftmaxBackward(y: p, dy: UnsafePointer(dpp.baseAddress!), dx: dsp.baseAddress!, rows: t, k: t)
-                        // dq[T, D] += scale · dS · k ; dk[T, D] += scale · dSᵀ · q
-                        Scalar.gemm(transposeA: false, transposeB: false, m: t, n: d, k: t, alpha: scale,
-                                    UnsafePointer(dsp.baseAddress!), lda: t, k, ldb: 3 * c, beta: 1, dq, ldc: 3 * c)
-                        Scalar.gemm(transposeA: true, transposeB: false, m: t, n: d, k: t, alpha: scale,
-                                    UnsafePointer(dsp.baseAddress!), lda: t, q, ldb: 3 * c, beta: 1, dk, ldc: 3 * c)
+                        Scalar.gemm(transposeA: true, transposeB: false, m: t, n: d, k: r, alpha: 1,
+                                    UnsafePointer(p), lda: t, g, ldb: c, beta: 1, dv, ldc: 3 * c)
+                        // dS = P ⊙ (dP − ⟨dP, P⟩), in place in dP
+                        Softmax<Scalar>.rowSoftmaxBackwardInPlace(y: UnsafePointer(p), gradient: dP, rows: r, k: t)
+                        // dq[R, D] += scale · dS · k ; dk[T, D] += scale · dSᵀ · q
+                        Scalar.gemm(transposeA: false, transposeB: false, m: r, n: d, k: t, alpha: scale,
+                                    UnsafePointer(dP), lda: t, k, ldb: 3 * c, beta: 1, dq + r0 * 3 * c, ldc: 3 * c)
+                        Scalar.gemm(transposeA: true, transposeB: false, m: t, n: d, k: r, alpha: scale,
+                                    UnsafePointer(dP), lda: t, q + r0 * 3 * c, ldb: 3 * c, beta: 1, dk, ldc: 3 * c)
                     }
-                } }
+                }
             }
-        } } } }
+        } } } } }
         qkv.backward(dQKV, inputGrad: &dx)
     }
 }

@@ -115,6 +115,21 @@ public final class Conv2d<Scalar: NNScalar>: Layer {
 
     public var parameters: [Parameter<Scalar>] { bias.map { [weight, $0] } ?? [weight] }
 
+    /// Whether depthwise convolutions (groups = Cin = Cout) take the direct path (`DepthwiseConv.swift`);
+    /// false forces im2col + GEMM per channel (kept for comparison in the tests).
+    public var directDepthwise = true
+
+    var isDepthwise: Bool { directDepthwise && groups == inChannels && outChannels == inChannels && groups > 1 }
+    var isPointwise: Bool {
+        kernel == (1, 1) && stride == (1, 1) && padding == (0, 0)
+    }
+
+    func depthwiseGeometry(_ g: WindowGeometry) -> DepthwiseGeometry {
+        DepthwiseGeometry(height: g.height, width: g.width, kernelH: g.kernelH, kernelW: g.kernelW, strideH: g.strideH,
+                          strideW: g.strideW, padH: g.padH, padW: g.padW, dilationH: g.dilationH, dilationW: g.dilationW,
+                          outHeight: g.outHeight, outWidth: g.outWidth)
+    }
+
     public func outputSize(height: Int, width: Int) -> (Int, Int) {
         ((height + 2 * padding.0 - dilation.0 * (kernel.0 - 1) - 1) / stride.0 + 1,
          (width + 2 * padding.1 - dilation.1 * (kernel.1 - 1) - 1) / stride.1 + 1)
@@ -135,28 +150,48 @@ public final class Conv2d<Scalar: NNScalar>: Layer {
         let n = x.shape[0], h = x.shape[2], w = x.shape[3]
         let g = geometry(h, w)
         let cinG = inChannels / groups, coutG = outChannels / groups, k = g.rows, hw = g.columns
-        var y = Tensor<Scalar>(zeros: [n, outChannels, g.outHeight, g.outWidth])   // [N, Cout, Ho, Wo]
+        var y = Tensor<Scalar>(uninitialized: [n, outChannels, g.outHeight, g.outWidth])   // [N, Cout, Ho, Wo]
+        if isDepthwise {
+            x.data.withUnsafeBufferPointer { xp in
+            weight.value.data.withUnsafeBufferPointer { wp in
+            y.data.withUnsafeMutableBufferPointer { yp in
+                func run(_ bias: UnsafePointer<Scalar>?) {
+                    depthwiseForward(depthwiseGeometry(g), samples: n, channels: inChannels, xp.baseAddress!, wp.baseAddress!,
+                                     bias, yp.baseAddress!)
+                }
+                if let b = bias { b.value.data.withUnsafeBufferPointer { run($0.baseAddress!) } } else { run(nil) }
+            } } }
+            return y
+        }
         x.data.withUnsafeBufferPointer { xp in
             weight.value.data.withUnsafeBufferPointer { wp in
                 y.data.withUnsafeMutableBufferPointer { yp in
                     let xBase = xp.baseAddress!, wBase = wp.baseAddress!, yBase = yp.baseAddress!
-                    parallelChunks(n) { _, samples in   // samples write disjoint outputs
-                        var columns = [Scalar](repeating: 0, count: k * hw)   // [Cin/g·kh·kw, Ho·Wo] per worker
-                        columns.withUnsafeMutableBufferPointer { cp in
-                            for s in samples { for gr in 0..<groups {
-                                im2col(g, xBase + (s * inChannels + gr * cinG) * h * w, cp.baseAddress!)
-                                Scalar.gemm(transposeA: false, transposeB: false, m: coutG, n: hw, k: k, alpha: 1,
-                                            wBase + gr * coutG * k, lda: k, cp.baseAddress!, ldb: hw,
-                                            beta: 0, yBase + (s * outChannels + gr * coutG) * hw, ldc: hw)
+                    // With a bias, y starts as the bias and the GEMMs accumulate (beta 1): one pass over y fewer.
+                    let beta: Scalar = bias == nil ? 0 : 1
+                    if let b = bias {
+                        b.value.data.withUnsafeBufferPointer { bp in
+                            for s in 0..<n { for o in 0..<outChannels {
+                                (yBase + (s * outChannels + o) * hw).initialize(repeating: bp[o], count: hw)
                             } }
                         }
                     }
-                    if let b = bias {
-                        for s in 0..<n { for o in 0..<outChannels {
-                            let bo = b.value.data[o], base = (s * outChannels + o) * hw
-                            for i in 0..<hw { yp[base + i] += bo }
+                    if isPointwise {   // 1×1, stride 1, no padding: the input planes are the columns (threaded GEMMs)
+                        for s in 0..<n { for gr in 0..<groups {
+                            Scalar.gemm(transposeA: false, transposeB: false, m: coutG, n: hw, k: k, alpha: 1,
+                                        wBase + gr * coutG * k, lda: k, xBase + (s * inChannels + gr * cinG) * hw, ldb: hw,
+                                        beta: beta, yBase + (s * outChannels + gr * coutG) * hw, ldc: hw)
                         } }
-                    }
+                    } else { parallelChunks(n) { _, samples in   // samples write disjoint outputs
+                        let columns = UnsafeMutablePointer<Scalar>.allocate(capacity: k * hw)   // [Cin/g·kh·kw, Ho·Wo] per worker
+                        defer { columns.deallocate() }
+                        for s in samples { for gr in 0..<groups {
+                            im2col(g, xBase + (s * inChannels + gr * cinG) * h * w, columns)
+                            Scalar.gemm(transposeA: false, transposeB: false, m: coutG, n: hw, k: k, alpha: 1,
+                                        wBase + gr * coutG * k, lda: k, columns, ldb: hw,
+                                        beta: beta, yBase + (s * outChannels + gr * coutG) * hw, ldc: hw)
+                        } }
+                    } }
                 }
             }
         }
@@ -170,7 +205,22 @@ public final class Conv2d<Scalar: NNScalar>: Layer {
         let cinG = inChannels / groups, coutG = outChannels / groups, k = g.rows, hw = g.columns
         precondition(dy.shape == [n, outChannels, g.outHeight, g.outWidth] && dx.count == input.count,
                      "Conv2d(\(weight.name)).backward: dy \(dy.shape)")
-        let workers = workerCount(n), weightCount = weight.value.count
+        if isDepthwise {
+            input.data.withUnsafeBufferPointer { xp in
+            dy.data.withUnsafeBufferPointer { dyp in
+            weight.value.data.withUnsafeBufferPointer { wp in
+            weight.grad.data.withUnsafeMutableBufferPointer { dwp in
+            dx.data.withUnsafeMutableBufferPointer { dxp in
+                func run(_ dBias: UnsafeMutablePointer<Scalar>?) {
+                    depthwiseBackward(depthwiseGeometry(g), samples: n, channels: inChannels, xp.baseAddress!, wp.baseAddress!,
+                                      dyp.baseAddress!, dxp.baseAddress!, dwp.baseAddress!, dBias)
+                }
+                if let b = bias { b.grad.data.withUnsafeMutableBufferPointer { run($0.baseAddress!) } } else { run(nil) }
+            } } } } }
+            return
+        }
+        let pointwise = isPointwise
+        let workers = pointwise ? 1 : workerCount(n), weightCount = weight.value.count
         var partial = [Scalar](repeating: 0, count: workers * weightCount)   // [workers, Cout, Cin/g·kh·kw] dW partial sums
         input.data.withUnsafeBufferPointer { xp in
         dy.data.withUnsafeBufferPointer { dyp in
@@ -179,23 +229,31 @@ public final class Conv2d<Scalar: NNScalar>: Layer {
         dx.data.withUnsafeMutableBufferPointer { dxp in
             let xBase = xp.baseAddress!, dyBase = dyp.baseAddress!, wBase = wp.baseAddress!
             let partialBase = pp.baseAddress!, dxBase = dxp.baseAddress!
+            if pointwise {   // 1×1, stride 1, no padding: columns are the input planes, dcol is dx itself (threaded GEMMs)
+                for s in 0..<n { for gr in 0..<groups {
+                    let dyg = dyBase + (s * outChannels + gr * coutG) * hw, off = (s * inChannels + gr * cinG) * hw
+                    Scalar.gemm(transposeA: false, transposeB: true, m: coutG, n: k, k: hw, alpha: 1,
+                                dyg, lda: hw, xBase + off, ldb: hw, beta: 1, partialBase + gr * coutG * k, ldc: k)
+                    Scalar.gemm(transposeA: true, transposeB: false, m: k, n: hw, k: coutG, alpha: 1,
+                                wBase + gr * coutG * k, lda: k, dyg, ldb: hw, beta: 1, dxBase + off, ldc: hw)
+                } }
+                return
+            }
             parallelChunks(n) { worker, samples in   // samples write disjoint dx; dW goes to the worker's partial
-                var columns = [Scalar](repeating: 0, count: k * hw)   // [Cin/g·kh·kw, Ho·Wo]
-                var dcol = [Scalar](repeating: 0, count: k * hw)      // [Cin/g·kh·kw, Ho·Wo]
+                let columns = UnsafeMutablePointer<Scalar>.allocate(capacity: k * hw)   // [Cin/g·kh·kw, Ho·Wo]
+                let dcol = UnsafeMutablePointer<Scalar>.allocate(capacity: k * hw)      // [Cin/g·kh·kw, Ho·Wo]
+                defer { columns.deallocate(); dcol.deallocate() }
                 let dw = partialBase + worker * weightCount
-                columns.withUnsafeMutableBufferPointer { cp in
-                dcol.withUnsafeMutableBufferPointer { dcp in
-                    for s in samples { for gr in 0..<groups {
-                        let dyg = dyBase + (s * outChannels + gr * coutG) * hw
-                        im2col(g, xBase + (s * inChannels + gr * cinG) * h * w, cp.baseAddress!)
-                        // dW_g[coutG, k] += dy_g[coutG, hw] · colᵀ[hw, k]
-                        Scalar.gemm(transposeA: false, transposeB: true, m: coutG, n: k, k: hw, alpha: 1,
-                                    dyg, lda: hw, cp.baseAddress!, ldb: hw, beta: 1, dw + gr * coutG * k, ldc: k)
-                        // dcol[k, hw] = W_gᵀ[k, coutG] · dy_g[coutG, hw]
-                        Scalar.gemm(transposeA: true, transposeB: false, m: k, n: hw, k: coutG, alpha: 1,
-                                    wBase + gr * coutG * k, lda: k, dyg, ldb: hw, beta: 0, dcp.baseAddress!, ldc: hw)
-                        col2imAccumulate(g, UnsafePointer(dcp.baseAddress!), dxBase + (s * inChannels + gr * cinG) * h * w)
-                    } }
+                for s in samples { for gr in 0..<groups {
+                    let dyg = dyBase + (s * outChannels + gr * coutG) * hw
+                    im2col(g, xBase + (s * inChannels + gr * cinG) * h * w, columns)
+                    // dW_g[coutG, k] += dy_g[coutG, hw] · colᵀ[hw, k]
+                    Scalar.gemm(transposeA: false, transposeB: true, m: coutG, n: k, k: hw, alpha: 1,
+                                dyg, lda: hw, columns, ldb: hw, beta: 1, dw + gr * coutG * k, ldc: k)
+                    // dcol[k, hw] = W_gᵀ[k, coutG] · dy_g[coutG, hw]
+                    Scalar.gemm(transposeA: true, transposeB: false, m: k, n: hw, k: coutG, alpha: 1,
+                                wBase + gr * coutG * k, lda: k, dyg, ldb: hw, beta: 0, dcol, ldc: hw)
+                    col2imAccumulate(g, UnsafePointer(dcol), dxBase + (s * inChannels + gr * cinG) * h * w)
                 } }
             }
         } } } } }

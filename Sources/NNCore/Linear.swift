@@ -27,7 +27,8 @@ public final class Linear<Scalar: NNScalar>: Layer {
         precondition(x.shape.last == inFeatures, "Linear(\(weight.name)): input \(x.shape) last dim must be \(inFeatures)")
         input = x
         let rows = x.count / inFeatures
-        var y = Tensor<Scalar>(zeros: Array(x.shape.dropLast()) + [outFeatures])   // [..., out]
+        // [..., out]: filled with the bias below (GEMM beta 1) or overwritten by the GEMM (beta 0).
+        var y = Tensor<Scalar>(uninitialized: Array(x.shape.dropLast()) + [outFeatures])
         y.data.withUnsafeMutableBufferPointer { yp in
             if let b = bias {
                 b.value.data.withUnsafeBufferPointer { bp in

@@ -26,27 +26,29 @@ public final class LayerNorm<Scalar: NNScalar>: Layer {
     public func callAsFunction(_ x: Tensor<Scalar>) -> Tensor<Scalar> {
         precondition(x.shape.last == features, "LayerNorm(\(weight.name)): input \(x.shape) last dim must be \(features)")
         input = x
-        let c = features, rows = x.count / c
+        let c = features, rows = x.count / c, eps = self.eps
         mean = [Scalar](repeating: 0, count: rows)
         rstd = [Scalar](repeating: 0, count: rows)
-        var y = Tensor<Scalar>(zeros: x.shape)   // [..., C]
+        var y = Tensor<Scalar>(uninitialized: x.shape)   // [..., C]
         x.data.withUnsafeBufferPointer { xp in
         y.data.withUnsafeMutableBufferPointer { yp in
         weight.value.data.withUnsafeBufferPointer { gp in
         bias.value.data.withUnsafeBufferPointer { bp in
-            for r in 0..<rows {
-                let row = r * c
-                var m: Scalar = 0
-                for i in 0..<c { m += xp[row + i] }
-                m /= Scalar(c)
-                var v: Scalar = 0
-                for i in 0..<c { let d = xp[row + i] - m; v += d * d }
-                v /= Scalar(c)
-                let s = 1 / (v + eps).squareRoot()
-                mean[r] = m; rstd[r] = s
-                for i in 0..<c { yp[row + i] = (xp[row + i] - m) * s * gp[i] + bp[i] }
+        mean.withUnsafeMutableBufferPointer { meanp in
+        rstd.withUnsafeMutableBufferPointer { rstdp in
+            let xBase = xp.baseAddress!, yBase = yp.baseAddress!, g = gp.baseAddress!, b = bp.baseAddress!
+            let meanBase = meanp.baseAddress!, rstdBase = rstdp.baseAddress!
+            parallelChunks(rows, parallel: rows * c >= 1 << 15) { _, range in   // rows are independent
+                for r in range {
+                    let row = xBase + r * c, out = yBase + r * c
+                    let m = elementSum(row, count: c) / Scalar(c)
+                    let v = squaredDeviationSum(row, count: c, mean: m) / Scalar(c)
+                    let s = 1 / (v + eps).squareRoot()
+                    meanBase[r] = m; rstdBase[r] = s
+                    for i in 0..<c { out[i] = (row[i] - m) * s * g[i] + b[i] }
+                }
             }
-        } } } }
+        } } } } } }
         return y
     }
 
@@ -54,29 +56,67 @@ public final class LayerNorm<Scalar: NNScalar>: Layer {
     public func backward(_ dy: Tensor<Scalar>, inputGrad dx: inout Tensor<Scalar>) {
         let c = features, rows = input.count / c
         precondition(dy.count == input.count && dx.count == input.count, "LayerNorm(\(weight.name)).backward: shapes")
+        let workers = rows * c >= 1 << 15 ? workerCount(rows) : 1
+        // Per-worker dγ, dβ partial sums [workers, 2, C], added in worker order (deterministic for a thread count).
+        var partial = [Scalar](repeating: 0, count: workers * 2 * c)
         input.data.withUnsafeBufferPointer { xp in
         dy.data.withUnsafeBufferPointer { dyp in
         dx.data.withUnsafeMutableBufferPointer { dxp in
         weight.value.data.withUnsafeBufferPointer { gp in
-        weight.grad.data.withUnsafeMutableBufferPointer { dgp in
-        bias.grad.data.withUnsafeMutableBufferPointer { dbp in
-            for r in 0..<rows {
-                let row = r * c, m = mean[r], s = rstd[r]
-                var meanG: Scalar = 0, meanGN: Scalar = 0
-                for i in 0..<c {
-                    let nh = (xp[row + i] - m) * s, g = dyp[row + i] * gp[i]
-                    meanG += g; meanGN += g * nh
-                    dgp[i] += dyp[row + i] * nh
-                    dbp[i] += dyp[row + i]
-                }
-                meanG /= Scalar(c); meanGN /= Scalar(c)
-                for i in 0..<c {
-                    let nh = (xp[row + i] - m) * s, g = dyp[row + i] * gp[i]
-                    dxp[row + i] += s * (g - meanG - nh * meanGN)
+        partial.withUnsafeMutableBufferPointer { pp in
+        mean.withUnsafeBufferPointer { meanp in
+        rstd.withUnsafeBufferPointer { rstdp in
+            let xBase = xp.baseAddress!, dyBase = dyp.baseAddress!, dxBase = dxp.baseAddress!, gamma = gp.baseAddress!
+            let partialBase = pp.baseAddress!, meanBase = meanp.baseAddress!, rstdBase = rstdp.baseAddress!
+            parallelChunks(rows, parallel: rows * c >= 1 << 15) { worker, range in
+                let dg = partialBase + worker * 2 * c, db = dg + c
+                let normalised = UnsafeMutablePointer<Scalar>.allocate(capacity: 2 * c)   // n̂ and g = dy·γ of one row
+                defer { normalised.deallocate() }
+                let gradient = normalised + c
+                for r in range {
+                    let x = xBase + r * c, d = dyBase + r * c, out = dxBase + r * c
+                    let m = meanBase[r], s = rstdBase[r]
+                    for i in 0..<c {
+                        let nh = (x[i] - m) * s
+                        normalised[i] = nh
+                        gradient[i] = d[i] * gamma[i]
+                        dg[i] += d[i] * nh
+                        db[i] += d[i]
+                    }
+                    let meanG = elementSum(UnsafePointer(gradient), count: c) / Scalar(c)
+                    let meanGN = dotProduct(UnsafePointer(gradient), UnsafePointer(normalised), count: c) / Scalar(c)
+                    for i in 0..<c { out[i] += s * (gradient[i] - meanG - normalised[i] * meanGN) }
                 }
             }
-        } } } } } }
+        } } } } } } }
+        weight.grad.data.withUnsafeMutableBufferPointer { dgp in
+        bias.grad.data.withUnsafeMutableBufferPointer { dbp in
+            for w in 0..<workers { for i in 0..<c {
+                dgp[i] += partial[w * 2 * c + i]
+                dbp[i] += partial[w * 2 * c + c + i]
+            } }
+        } }
     }
+}
+
+/// Σ (p[i] − mean)²; Float in 16 lanes, Double sequentially.
+@inline(__always)
+func squaredDeviationSum<Scalar: NNScalar>(_ p: UnsafePointer<Scalar>, count: Int, mean: Scalar) -> Scalar {
+    if Scalar.self == Float.self {
+        let raw = UnsafeRawPointer(p), m = unsafeBitCast(mean, to: Float.self)
+        var acc = SIMD16<Float>(repeating: 0), i = 0
+        while i + 16 <= count {
+            let d = raw.loadUnaligned(fromByteOffset: 4 * i, as: SIMD16<Float>.self) - m
+            acc += d * d
+            i += 16
+        }
+        var s = horizontalSum(acc)
+        while i < count { let d = raw.load(fromByteOffset: 4 * i, as: Float.self) - m; s += d * d; i += 1 }
+        return unsafeBitCast(s, to: Scalar.self)
+    }
+    var s: Scalar = 0
+    for i in 0..<count { let d = p[i] - mean; s += d * d }
+    return s
 }
 
 /// Batch normalisation in inference mode (PyTorch `nn.BatchNorm2d` in `eval()`), folded per channel:

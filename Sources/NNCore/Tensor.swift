@@ -68,10 +68,19 @@ public struct Tensor<Scalar: NNScalar>: Equatable, Sendable {
     public var shape: [Int]
     public var data: [Scalar]
 
-    /// A tensor of zeros.
+    /// A tensor of zeros. (Inlinable so that other modules get a specialised fill, not a per-element generic copy.)
+    @inlinable
     public init(zeros shape: [Int]) {
         self.shape = shape
         data = [Scalar](repeating: 0, count: shape.reduce(1, *))
+    }
+
+    /// A tensor whose storage the caller overwrites completely before reading it (skips zero-filling).
+    @inlinable
+    public init(uninitialized shape: [Int]) {
+        self.shape = shape
+        let count = shape.reduce(1, *)
+        data = [Scalar](unsafeUninitializedCapacity: count) { _, initialized in initialized = count }
     }
 
     public init(shape: [Int], data: [Scalar]) {
@@ -80,6 +89,7 @@ public struct Tensor<Scalar: NNScalar>: Equatable, Sendable {
         self.data = data
     }
 
+    @inlinable
     public init(shape: [Int], repeating value: Scalar) {
         self.shape = shape
         data = [Scalar](repeating: value, count: shape.reduce(1, *))
@@ -189,8 +199,9 @@ nonisolated(unsafe) public var nnThreadCount: Int = ProcessInfo.processInfo.acti
 
 /// Splits 0..<count into at most `nnThreadCount` contiguous chunks and runs `body(worker, chunk)` on each,
 /// concurrently when there is more than one. Chunks are the same for the same count and thread setting.
-func parallelChunks(_ count: Int, _ body: (Int, Range<Int>) -> Void) {
-    let workers = workerCount(count)
+/// With `parallel: false` (too little work to pay for a dispatch) the whole range runs on the calling thread.
+func parallelChunks(_ count: Int, parallel: Bool = true, _ body: (Int, Range<Int>) -> Void) {
+    let workers = parallel ? workerCount(count) : 1
     if workers == 1 { body(0, 0..<count); return }
     // Each worker's GEMMs run single-threaded so workers × BLAS threads does not oversubscribe the cores.
     let savedBLASThreads = blasThreads
@@ -199,6 +210,19 @@ func parallelChunks(_ count: Int, _ body: (Int, Range<Int>) -> Void) {
     DispatchQueue.concurrentPerform(iterations: workers) { w in
         let lo = count * w / workers, hi = count * (w + 1) / workers
         body(w, lo..<hi)
+    }
+}
+
+/// Elementwise work over 0..<count in contiguous slices (multiples of 64 elements, at least 32K per worker so the
+/// dispatch pays), one per worker. Results never depend on the split (each element is computed on its own).
+func parallelSlices(_ count: Int, _ body: (Range<Int>) -> Void) {
+    let slices = min(nnThreadCount, count >> 15)
+    if slices <= 1 { body(0..<count); return }
+    parallelChunks(slices) { _, range in
+        for s in range {
+            let lo = (count * s / slices) & ~63, hi = s == slices - 1 ? count : (count * (s + 1) / slices) & ~63
+            body(lo..<hi)
+        }
     }
 }
 

@@ -43,6 +43,54 @@ final class GradientCheckTests: XCTestCase {
                              inputShape: [1, 2, 3, 4], "conv padding beyond the kernel, stride 3")
     }
 
+    /// The direct depthwise path (groups = Cin = Cout) for the EfficientNet shapes (3×3/5×5, stride 1/2) and odd ones
+    /// (asymmetric kernel, dilation, padding beyond the kernel): finite differences, and equality with im2col + GEMM.
+    func testDirectDepthwiseConv() {
+        var rng = SplitMix64(seed: 21)
+        let cases: [(kernel: (Int, Int), stride: (Int, Int), padding: (Int, Int), dilation: (Int, Int), bias: Bool, input: [Int])] = [
+            ((3, 3), (1, 1), (1, 1), (1, 1), true, [2, 3, 5, 6]),
+            ((3, 3), (2, 2), (0, 0), (1, 1), false, [1, 2, 7, 8]),
+            ((5, 5), (1, 1), (2, 2), (1, 1), false, [1, 2, 6, 5]),
+            ((5, 5), (2, 2), (1, 2), (1, 1), true, [2, 2, 9, 8]),
+            ((2, 3), (1, 2), (3, 0), (2, 1), true, [1, 3, 4, 7]),
+        ]
+        for (index, c) in cases.enumerated() {
+            let channels = c.input[1]
+            let conv = Conv2d<Double>(channels, channels, kernel: c.kernel, stride: c.stride, padding: c.padding,
+                                      dilation: c.dilation, groups: channels, bias: c.bias, rng: &rng)
+            XCTAssertTrue(conv.isDepthwise)
+            assertLayerGradients(conv, inputShape: c.input, seed: UInt64(30 + index), "direct depthwise \(c)")
+            // Same outputs and gradients as the GEMM path (up to summation order).
+            let x: Tensor<Double> = randomNormalTensor(c.input, using: &rng)
+            var results: [[Double]] = []
+            for direct in [true, false] {
+                conv.directDepthwise = direct
+                for p in conv.parameters { p.zeroGrad() }
+                let y = conv(x)
+                let dy = Tensor<Double>(shape: y.shape, data: (0..<y.count).map { Double($0 % 7) - 3 })
+                let dx = conv.backward(dy, inputShape: x.shape)
+                results.append(y.data + dx.data + conv.parameters.flatMap { $0.grad.data })
+            }
+            conv.directDepthwise = true
+            XCTAssertEqual(results[0].count, results[1].count)
+            for (a, b) in zip(results[0], results[1]) { XCTAssertEqual(a, b, accuracy: 1e-12 * max(1, abs(b)), "case \(index)") }
+        }
+    }
+
+    /// The Float forward of the direct depthwise path (16- and 4-lane register accumulation plus scalar tails: output
+    /// widths 23 and 12) against im2col + GEMM in Float.
+    func testDirectDepthwiseConvFloatLanes() {
+        var rng = SplitMix64(seed: 22)
+        for (kernel, stride, width) in [(3, 1, 23), (5, 2, 24), (5, 1, 7)] {
+            let conv = Conv2d<Float>(4, 4, kernel: kernel, stride: stride, padding: kernel / 2, groups: 4, rng: &rng)
+            let x: Tensor<Float> = randomNormalTensor([2, 4, 9, width], using: &rng)
+            let direct = conv(x)
+            conv.directDepthwise = false
+            let reference = conv(x)
+            assertRelativeClose(direct, reference, 1e-6, "depthwise k\(kernel) s\(stride) width \(width)")
+        }
+    }
+
     func testConvTranspose2d() {
         var rng = SplitMix64(seed: 12)
         assertLayerGradients(ConvTranspose2d<Double>(3, 2, kernel: 2, stride: 2, rng: &rng), inputShape: [2, 3, 3, 4], "deconv k2 s2")
@@ -101,6 +149,26 @@ final class GradientCheckTests: XCTestCase {
         var rng = SplitMix64(seed: 14)
         assertLayerGradients(MultiHeadSelfAttention<Double>(dim: 8, heads: 2, rng: &rng), inputShape: [2, 3, 8], "attention")
         assertLayerGradients(TransformerBlock<Double>(dim: 16, heads: 8, rng: &rng), inputShape: [1, 3, 16], "pre-LN block, 8 heads")
+    }
+
+    /// Attention blocked by query rows (2 rows per block on 5 tokens: blocks of 2, 2, 1): finite differences, and the
+    /// same outputs and gradients as one block.
+    func testAttentionInQueryBlocks() {
+        var rng = SplitMix64(seed: 15)
+        let attention = MultiHeadSelfAttention<Double>(dim: 8, heads: 2, rng: &rng)
+        attention.queryBlockRows = 2
+        assertLayerGradients(attention, inputShape: [2, 5, 8], seed: 16, "attention, 3 query blocks")
+        let x: Tensor<Double> = randomNormalTensor([2, 5, 8], using: &rng)
+        let dy: Tensor<Double> = randomNormalTensor([2, 5, 8], using: &rng)
+        var results: [[Double]] = []
+        for rows in [2, 5] {
+            attention.queryBlockRows = rows
+            for p in attention.parameters { p.zeroGrad() }
+            let y = attention(x)
+            let dx = attention.backward(dy, inputShape: x.shape)
+            results.append(y.data + dx.data + attention.parameters.flatMap { $0.grad.data })
+        }
+        for (a, b) in zip(results[0], results[1]) { XCTAssertEqual(a, b, accuracy: 1e-12 * max(1, abs(b))) }
     }
 
     func testSparseMatmul() {
@@ -246,6 +314,38 @@ final class ThreadingTests: XCTestCase {
             XCTAssertEqual(outputs[0][i], outputs[1][i], what)
         }
         for i in 4..<7 { assertRelativeClose(outputs[0][i], outputs[1][i], 1e-5, "weight grad \(i)") }
+    }
+
+    /// The row-parallel LayerNorm (per-worker dγ/dβ partial sums), the sliced activations, the depthwise convolution
+    /// (planes / channels on workers) and the tiled transposes on shapes large enough to take their threaded paths:
+    /// same outputs and input gradients on 1 or 2 workers, parameter gradients up to summation order.
+    func testThreadedElementwisePathsMatchSerial() {
+        let saved = nnThreadCount
+        defer { nnThreadCount = saved }
+        var outputs: [[Tensor<Float>]] = []
+        for workers in [1, 2] {
+            nnThreadCount = workers
+            var rng = SplitMix64(seed: 41)
+            let norm = LayerNorm<Float>(256, name: "ln")
+            norm.weight.value = randomNormalTensor([256], using: &rng)
+            let gelu = Activation<Float>(.gelu)
+            let depthwise = Conv2d<Float>(8, 8, kernel: 5, stride: 2, padding: 2, groups: 8, rng: &rng)
+            let toImage = TokensToImage<Float>(height: 16, width: 20)
+            let tokens: Tensor<Float> = randomNormalTensor([2, 320, 256], using: &rng)   // 163,840 values
+            let image: Tensor<Float> = randomNormalTensor([2, 8, 33, 30], using: &rng)
+            let y = gelu(norm(tokens)), d = depthwise(image), t = toImage(tokens)
+            let dy: Tensor<Float> = randomNormalTensor(y.shape, using: &rng)
+            let dd: Tensor<Float> = randomNormalTensor(d.shape, using: &rng)
+            let dn = norm.backward(gelu.backward(dy, inputShape: y.shape), inputShape: tokens.shape)
+            let di = depthwise.backward(dd, inputShape: image.shape)
+            let dt = toImage.backward(t, inputShape: tokens.shape)
+            XCTAssertEqual(dt, tokens, "tokens → image → back (the adjoint of a permutation is its inverse)")
+            outputs.append([y, d, t, dn, di, dt, norm.weight.grad, norm.bias.grad, depthwise.weight.grad])
+        }
+        for (i, what) in ["norm→gelu", "depthwise", "tokens→image", "norm dx", "depthwise dx", "transpose dx"].enumerated() {
+            XCTAssertEqual(outputs[0][i], outputs[1][i], what)
+        }
+        for i in 6..<9 { assertRelativeClose(outputs[0][i], outputs[1][i], 1e-5, "parameter grad \(i)") }
     }
 }
 
