@@ -19,18 +19,8 @@ final class HairTests: XCTestCase {
         return m
     }()
 
-    /// The built-in MakeHuman model if it is available (prepared file or assets), else nil.
-    nonisolated(unsafe) static var makeHuman: HeadModel?? = nil
-    static func realModel() throws -> HeadModel {
-        if let cached = makeHuman { if let m = cached { return m }; throw XCTSkip("MakeHuman model not available") }
-        let file = TestPaths.root.appendingPathComponent("Assets/models/makehuman.h5").path
-        var m: HeadModel? = nil
-        if FileManager.default.fileExists(atPath: file) { m = try? HeadModelFile.read(path: file) }
-        if m == nil, let assets = try? TestPaths.makeHumanAssets() { m = try? MakeHumanImporter.load(assets: assets) }
-        makeHuman = .some(m)
-        guard let model = m else { throw XCTSkip("MakeHuman model not available") }
-        return model
-    }
+    /// The built-in MakeHuman model (skips when it is not available).
+    static func realModel() throws -> HeadModel { try TestModels.makeHuman() }
 
     func groom(_ style: HairStyle, strands: Int = 1500, length: Float = 0.15) -> Groom {
         var g = Groom()

@@ -245,10 +245,7 @@ final class ScanLayerTests: XCTestCase {
     /// MakeHuman head give scan vertices with their classes and geometry ids, on their surfaces;
     /// the same head without them gives none.
     func testAccessoriesAreFusedAndLabelled() throws {
-        let file = TestPaths.root.appendingPathComponent("Assets/models/makehuman.h5").path
-        var model: HeadModel? = FileManager.default.fileExists(atPath: file) ? try? HeadModelFile.read(path: file) : nil
-        if model == nil, let assets = try? TestPaths.makeHumanAssets() { model = try? MakeHumanImporter.load(assets: assets) }
-        guard let m = model else { throw XCTSkip("MakeHuman model not available") }
+        let m = try TestModels.makeHuman()
         let posed = m.pose(.neutral(for: m))
         var centre = SIMD3<Float>.zero
         for v in 0..<m.vertexCount { centre += posed.vertices.vec3(v) / Float(m.vertexCount) }

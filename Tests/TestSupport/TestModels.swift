@@ -1,3 +1,5 @@
+import Foundation
+import XCTest
 import Geometry
 import HeadModels
 
@@ -40,5 +42,23 @@ public enum TestModels {
                          identityBasis: radial, identityScale: [1], expressionBasis: radial.map { $0 * 0.5 }, expressionNames: ["grow"],
                          jointRegressor: regressor, skinningWeights: weights, poseCorrectives: nil,
                          faceRegions: [UInt8](repeating: Region.neck.rawValue, count: nf), landmarks: landmarks)
+    }
+}
+
+extension TestModels {
+    nonisolated(unsafe) private static var makeHumanCache: HeadModel?? = nil
+
+    /// The built-in MakeHuman head: the prepared `Assets/models/makehuman.h5` if present, else
+    /// imported from the unpacked assets; skips the test (XCTSkip) when neither is available.
+    /// Loaded once per test process.
+    public static func makeHuman() throws -> HeadModel {
+        if let cached = makeHumanCache { if let m = cached { return m }; throw XCTSkip("MakeHuman model not available") }
+        let file = TestPaths.root.appendingPathComponent("Assets/models/makehuman.h5").path
+        var m: HeadModel? = nil
+        if FileManager.default.fileExists(atPath: file) { m = try? HeadModelFile.read(path: file) }
+        if m == nil, let assets = try? TestPaths.makeHumanAssets() { m = try? MakeHumanImporter.load(assets: assets) }
+        makeHumanCache = .some(m)
+        guard let model = m else { throw XCTSkip("MakeHuman model not available") }
+        return model
     }
 }
