@@ -43,6 +43,7 @@ import Rendering
 /// | model_vertices | [S, Vm, 3] | float32 | the posed model (world frame) |
 /// | model_faces, model_face_class | [Fm, 3], [Fm] | int32, uint8 | model triangles and their classes (painted brows) |
 /// | rgb (with `--images`) | [S, K, H, W, 3] | uint8 | the rig's renders (as the corpus) |
+/// | foreground, skin_visible, skin_amodal, segmentation (with `--images`) | [S, K, H, W] | uint8 | their masks and part labels (as the corpus) |
 /// | class_names | [19] | string | |
 /// | layer_names | [13] | string | name of each geometry id: "head", strand layers (1 hair, 2 beard, 3 eyebrows, …), accessories (8 glasses, 9 headwear, 10 facewear, 11 clothing, 12 glasses_lenses); "" = unused |
 ///
@@ -158,8 +159,17 @@ public struct ScanJob {
         _ = try file.createDataset("intrinsics", type: .float32, shape: [count, cameras, 3, 3])
         _ = try file.createDataset("extrinsics", type: .float32, shape: [count, cameras, 3, 4])
         _ = try file.createDataset("model_vertices", type: .float32, shape: [count, model.vertexCount, 3], gzip: 1)
-        if images { _ = try file.createDataset("rgb", type: .uint8, shape: [count, cameras, res, res, 3], gzip: 1) }
+        if images {
+            for (name, components) in ScanJob.imageDatasets {
+                _ = try file.createDataset(name, type: .uint8, shape: [count, cameras, res, res] + (components > 1 ? [components] : []), gzip: 1)
+            }
+        }
     }
+
+    /// With `--images`: the rig's renders and their masks, [S, K, H, W(, C)] uint8, as the corpus'
+    /// channels of the same names.
+    static let imageDatasets: [(name: String, components: Int)] = [("rgb", 3), ("foreground", 1), ("skin_visible", 1),
+                                                                   ("skin_amodal", 1), ("segmentation", 1)]
 
     static let perScanDatasets = ["subject", "strand_counts", "identity", "expression", "joint_rotations", "head_to_world",
                                   "intrinsics", "extrinsics", "model_vertices"]
@@ -203,7 +213,7 @@ public struct ScanJob {
         for name in raggedVertexDatasets { out.ragged[name] = try file.openDataset(name).readRows(vr) }
         out.ragged["faces"] = try file.openDataset("faces").readRows(fr)
         out.vertices = vr.count; out.faces = fr.count
-        for name in perScanDatasets + (images ? ["rgb"] : []) { out.rows[name] = try file.openDataset(name).readRowBytes(s) }
+        for name in perScanDatasets + (images ? imageDatasets.map(\.name) : []) { out.rows[name] = try file.openDataset(name).readRowBytes(s) }
         return out
     }
 
@@ -286,13 +296,15 @@ public struct ScanJob {
                            "extrinsics": ScanJob.bytes(cameras.flatMap(\.extrinsicMatrix)),
                            "model_vertices": ScanJob.bytes(posed.vertices)]
             if let film {
-                var all: [UInt8] = []
-                all.reserveCapacity(views * res * res * 3)
+                var rgb: [UInt8] = [], foreground: [UInt8] = [], skinVisible: [UInt8] = [], skinAmodal: [UInt8] = [], segmentation: [UInt8] = []
+                rgb.reserveCapacity(views * res * res * 3)
                 for v in 0..<views {
                     _ = try generator.render(generator.spec(s * views + v), into: film, threads: settings.threads)
-                    all += film.rgb
+                    rgb += film.rgb; foreground += film.foreground; skinVisible += film.skinVisible
+                    skinAmodal += film.skinAmodal; segmentation += film.segmentation
                 }
-                stored.rows["rgb"] = all
+                stored.rows["rgb"] = rgb; stored.rows["foreground"] = foreground; stored.rows["skin_visible"] = skinVisible
+                stored.rows["skin_amodal"] = skinAmodal; stored.rows["segmentation"] = segmentation
             }
             if let dir = plyDirectory {
                 // Before the scan is marked complete: a complete scan always has its PLY.

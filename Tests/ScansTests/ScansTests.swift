@@ -263,6 +263,9 @@ final class ScansTests: XCTestCase {
         strand_layers = [n for n in layers[1:8] if n]
         assert f["strand_counts"].shape == (S, len(strand_layers)), f["strand_counts"].shape
         assert set(np.unique(f["vertex_layer"][:])) <= {i for i, n in enumerate(layers) if n}
+        fg, sv, sa, seg = f["foreground"][:], f["skin_visible"][:], f["skin_amodal"][:], f["segmentation"][:]
+        assert fg.shape == sv.shape == sa.shape == seg.shape == f["rgb"].shape[:4], (fg.shape, f["rgb"].shape)
+        assert fg.sum() > 0 and np.all(sv <= fg) and np.all(sv <= sa) and np.all(seg[fg == 0] == 0) and np.all(seg[fg == 1] > 0)
         names = [n.decode() if isinstance(n, bytes) else n for n in f["class_names"][:]]
         print(S, len(f["vertices"]), f["intrinsics"].shape, f["extrinsics"].shape, names[int(cls[0])], float(np.ravel(f.attrs["voxel_size"])[0]))
         """
