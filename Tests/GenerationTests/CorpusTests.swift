@@ -190,9 +190,7 @@ final class CorpusGenerationTests: XCTestCase {
     /// Accessories on the MakeHuman head: byte-identical for 1 and 2 threads, `verify` passes,
     /// and h5py sees the coverage channels agree with the segmentation and the amodal skin.
     func testAccessoryCorpusIsDeterministicAndItsChannelsAreConsistent() throws {
-        let file = TestPaths.root.appendingPathComponent("Assets/models/makehuman.h5").path
-        guard FileManager.default.fileExists(atPath: file) else { throw XCTSkip("MakeHuman model file not prepared") }
-        let model = try HeadModelFile.read(path: file)
+        let model = try TestModels.makeHuman()
         let text = """
         name: accessories
         image: {width: 64, height: 64, samples_per_pixel: 4}
