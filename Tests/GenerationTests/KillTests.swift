@@ -8,11 +8,8 @@ import Corpus
 /// and that `--resume` completes it to the bytes of an uninterrupted run.
 final class KillAndResumeTests: XCTestCase {
     func testSigkillAtAnyMomentThenResume() throws {
-        let binary = TestPaths.root.appendingPathComponent(".build/debug/headlab").path
-        guard FileManager.default.isExecutableFile(atPath: binary) else { throw XCTSkip("no debug headlab binary at \(binary)") }
-        let dir = TestPaths.temporaryDirectory(self)
-        let modelPath = dir.appendingPathComponent("sphere.h5").path
-        try HeadModelFile.write(TestModels.sphere(radius: 0.09, rings: 24, segments: 48), to: modelPath)
+        let fixture = try CommandLineFixture(self)
+        let binary = fixture.binary, dir = fixture.directory, modelPath = fixture.modelPath
         let recipePath = dir.appendingPathComponent("r.yaml").path
         try "image: {width: 64, height: 64, samples_per_pixel: 2}\noutput: {gzip: {rgb: 1, depth: 2}}\n"
             .write(toFile: recipePath, atomically: true, encoding: .utf8)

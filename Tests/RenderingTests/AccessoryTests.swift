@@ -146,13 +146,7 @@ final class AccessoryTests: XCTestCase {
         let forward = normalize(s.eyeAxes[0] + s.eyeAxes[1])
         let target = (s.eyeCentres[0] + s.eyeCentres[1]) / 2 - SIMD3(0, 0.035, 0)
         let camera = Camera.lookAt(eye: target + 0.5 * forward, target: target, width: size, height: size, fx: Float(size) * 1.9)
-        var l = Lighting()
-        l.environment = .constant(SIMD3(repeating: 0.5))
-        l.lights = [Light(position: SIMD3(0.5, 0.5, 1), color: SIMD3(repeating: 2), radius: 0.05)]
-        let integrator = Integrator(appearance: Appearance(), lighting: l, background: Background(), effects: CameraEffects(),
-                                    settings: RenderSettings(samplesPerPixel: 4, threads: threads))
-        let film = Film(width: size, height: size)
-        integrator.render(s, camera: camera, seed: 5, into: film)
+        let film = renderForTest(s, camera: camera, threads: threads)
         return (film, camera)
     }
 

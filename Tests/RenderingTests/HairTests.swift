@@ -217,13 +217,7 @@ final class HairTests: XCTestCase {
 
     func render(_ s: HeadScene, size: Int = 64, threads: Int = 0) -> Film {
         let camera = Camera.lookAt(eye: SIMD3(0, 0.12, 0.6), target: SIMD3(0, 0.02, 0), width: size, height: size, fx: Float(size) * 1.6)
-        var l = Lighting()
-        l.environment = .constant(SIMD3(repeating: 0.5))
-        l.lights = [Light(position: SIMD3(0.5, 0.5, 1), color: SIMD3(repeating: 2), radius: 0.05)]
-        let integrator = Integrator(appearance: Appearance(), lighting: l, background: Background(), effects: CameraEffects(),
-                                    settings: RenderSettings(samplesPerPixel: 4, threads: threads))
-        let film = Film(width: size, height: size)
-        integrator.render(s, camera: camera, seed: 5, into: film)
+        let film = renderForTest(s, camera: camera, threads: threads)
         return film
     }
 

@@ -1,5 +1,6 @@
 import Foundation
 import XCTest
+import HeadModels
 
 /// Paths the tests need, found from this file's location so tests run from any directory.
 public enum TestPaths {
@@ -55,5 +56,21 @@ public func assertClose(_ a: [Float], _ b: [Float], tolerance: Float, _ message:
     }
     if !(worst <= tolerance) {
         XCTFail("\(message): max |a-b| = \(worst) at \(at) (\(a[at]) vs \(b[at])) > \(tolerance)", file: file, line: line)
+    }
+}
+
+/// What the tests that run the `headlab` executable share: the debug binary (skips when it is not
+/// built), a fresh temporary directory and a small sphere model file in it.
+public struct CommandLineFixture {
+    public let binary: String
+    public let directory: URL
+    public let modelPath: String
+
+    public init(_ test: XCTestCase) throws {
+        binary = TestPaths.root.appendingPathComponent(".build/debug/headlab").path
+        guard FileManager.default.isExecutableFile(atPath: binary) else { throw XCTSkip("no debug headlab binary at \(binary)") }
+        directory = TestPaths.temporaryDirectory(test)
+        modelPath = directory.appendingPathComponent("sphere.h5").path
+        try HeadModelFile.write(TestModels.sphere(radius: 0.09, rings: 24, segments: 48), to: modelPath)
     }
 }
