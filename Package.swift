@@ -2,7 +2,9 @@
 import PackageDescription
 
 // Release builds target this machine's CPU (AVX-512 here); without it SIMD code becomes scalar libm calls.
-let nativeSwift: [SwiftSetting] = [.unsafeFlags(["-target-cpu", "native"], .when(configuration: .release))]
+// They also drop the run-time exclusivity checks (swift_beginAccess on every class-property write in
+// the renderer's inner loops); debug builds, which run the tests, keep them.
+let nativeSwift: [SwiftSetting] = [.unsafeFlags(["-target-cpu", "native", "-enforce-exclusivity=unchecked"], .when(configuration: .release))]
 let nativeC: [CSetting] = [.unsafeFlags(["-march=native"], .when(configuration: .release))]
 
 let package = Package(

@@ -4,7 +4,7 @@
 public struct Mat3: Equatable, Sendable {
     public var c0, c1, c2: SIMD3<Float>
 
-    public init(columns c0: SIMD3<Float>, _ c1: SIMD3<Float>, _ c2: SIMD3<Float>) {
+    @inlinable public init(columns c0: SIMD3<Float>, _ c1: SIMD3<Float>, _ c2: SIMD3<Float>) {
         self.c0 = c0; self.c1 = c1; self.c2 = c2
     }
 
@@ -28,11 +28,11 @@ public struct Mat3: Equatable, Sendable {
 
     public var transposed: Mat3 { Mat3(rows: c0, c1, c2) }
 
-    public static func * (m: Mat3, v: SIMD3<Float>) -> SIMD3<Float> {
+    @inlinable @inline(__always) public static func * (m: Mat3, v: SIMD3<Float>) -> SIMD3<Float> {
         m.c0 * v.x + m.c1 * v.y + m.c2 * v.z
     }
 
-    public static func * (a: Mat3, b: Mat3) -> Mat3 {
+    @inlinable public static func * (a: Mat3, b: Mat3) -> Mat3 {
         Mat3(columns: a * b.c0, a * b.c1, a * b.c2)
     }
 
@@ -103,8 +103,8 @@ public struct RigidTransform: Equatable, Sendable {
 
     public static let identity = RigidTransform()
 
-    public func apply(_ p: SIMD3<Float>) -> SIMD3<Float> { rotation * p + translation }
-    public func applyToDirection(_ d: SIMD3<Float>) -> SIMD3<Float> { rotation * d }
+    @inlinable @inline(__always) public func apply(_ p: SIMD3<Float>) -> SIMD3<Float> { rotation * p + translation }
+    @inlinable @inline(__always) public func applyToDirection(_ d: SIMD3<Float>) -> SIMD3<Float> { rotation * d }
 
     public static func * (a: RigidTransform, b: RigidTransform) -> RigidTransform {
         RigidTransform(rotation: a.rotation * b.rotation, translation: a.rotation * b.translation + a.translation)

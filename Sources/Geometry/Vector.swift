@@ -2,24 +2,24 @@
 
 public typealias Vec3 = SIMD3<Float>
 
-@inlinable public func dot(_ a: SIMD3<Float>, _ b: SIMD3<Float>) -> Float { (a * b).sum() }
-@inlinable public func dot(_ a: SIMD3<Double>, _ b: SIMD3<Double>) -> Double { (a * b).sum() }
+@inlinable @inline(__always) public func dot(_ a: SIMD3<Float>, _ b: SIMD3<Float>) -> Float { (a * b).sum() }
+@inlinable @inline(__always) public func dot(_ a: SIMD3<Double>, _ b: SIMD3<Double>) -> Double { (a * b).sum() }
 
-@inlinable public func cross(_ a: SIMD3<Float>, _ b: SIMD3<Float>) -> SIMD3<Float> {
+@inlinable @inline(__always) public func cross(_ a: SIMD3<Float>, _ b: SIMD3<Float>) -> SIMD3<Float> {
     SIMD3(a.y * b.z - a.z * b.y, a.z * b.x - a.x * b.z, a.x * b.y - a.y * b.x)
 }
 
-@inlinable public func length(_ a: SIMD3<Float>) -> Float { dot(a, a).squareRoot() }
+@inlinable @inline(__always) public func length(_ a: SIMD3<Float>) -> Float { dot(a, a).squareRoot() }
 
 /// `a / |a|`, or zero for a zero vector (degenerate triangles must not produce NaNs).
-@inlinable public func normalize(_ a: SIMD3<Float>) -> SIMD3<Float> {
+@inlinable @inline(__always) public func normalize(_ a: SIMD3<Float>) -> SIMD3<Float> {
     let l = length(a)
     return l > 0 ? a / l : .zero
 }
 
 extension Array where Element == Float {
     /// Reads element `i` of a flat `[n, 3]` array.
-    @inlinable public func vec3(_ i: Int) -> SIMD3<Float> {
+    @inlinable @inline(__always) public func vec3(_ i: Int) -> SIMD3<Float> {
         SIMD3(self[3 * i], self[3 * i + 1], self[3 * i + 2])
     }
 

@@ -35,12 +35,13 @@ public struct Integrator: Sendable {
         precondition(film.width == camera.width && film.height == camera.height, "film and camera sizes differ")
         let rowsPerBlock = 4
         let blocks = (film.height + rowsPerBlock - 1) / rowsPerBlock
+        let cull = PixelCull(scene: scene, camera: camera, enabled: settings.pixelCulling)
         film.withChannels { channels in
             parallelFor(blocks, threads: settings.threads) { block in
                 enableFlushToZero()
                 let scratch = PixelScratch(lights: lighting.lights.count + sharpBlobs.count)
                 for row in (block * rowsPerBlock)..<min(film.height, (block + 1) * rowsPerBlock) {
-                    renderRow(row, scene: scene, camera: camera, seed: seed, film: channels, scratch: scratch)
+                    renderRow(row, scene: scene, camera: camera, seed: seed, film: channels, scratch: scratch, cull: cull)
                 }
             }
         }
@@ -69,7 +70,7 @@ public struct Integrator: Sendable {
 
     enum SampleKind: UInt8 { case background, surface, strand, strandReused }
 
-    func renderRow(_ y: Int, scene: HeadScene, camera: Camera, seed: UInt64, film: FilmChannels, scratch: PixelScratch) {
+    func renderRow(_ y: Int, scene: HeadScene, camera: Camera, seed: UInt64, film: FilmChannels, scratch: PixelScratch, cull: PixelCull) {
         film.clearLabels(row: y)
         let w2c = camera.worldToCamera.rotation
         let c2w = camera.cameraToWorld
@@ -85,7 +86,9 @@ public struct Integrator: Sendable {
             let i = y * width + x
             // Labels: the ray through the pixel centre.
             let (o, d) = camera.ray(u: Float(x) + 0.5, v: Float(y) + 0.5)
-            let first: HeadScene.Hit? = scene.hasStrands || scene.hasAccessories ? scene.trace(origin: o, direction: d)
+            // Pixels no sample ray of which can reach the scene skip Embree (`PixelCull`).
+            let traced = cull.mayHit(direction: d)
+            let first: HeadScene.Hit? = !traced ? nil : scene.hasStrands || scene.hasAccessories ? scene.trace(origin: o, direction: d)
                 : scene.intersect(origin: o, direction: d).map { .head($0) }
             var amodal: HeadScene.SurfaceHit? = nil
             switch first {
@@ -143,6 +146,12 @@ public struct Integrator: Sendable {
             // their environment and light rays, the batches are traced, then the samples summed.
             var jitter = rng.derive(0x717)
             var s0 = 0
+            if !traced && background.kind != .environment {
+                // Every sample is the pixel's background, which does not depend on the direction.
+                let c = backgroundRadiance(u: (Float(x) + 0.5) / Float(width), v: (Float(y) + 0.5) / Float(film.height), direction: d)
+                for _ in 0..<spp { sum += c }   // summed like traced samples: the same bits
+                s0 = spp
+            }
             while s0 < spp {
                 let count = min(RayPacket.width, spp - s0)
                 var origin = SIMD3<Float>.zero
@@ -156,7 +165,7 @@ public struct Integrator: Sendable {
                     origin = c2w.translation; directions[lane] = rd
                     packet.set(lane, origin: origin, direction: rd)
                 }
-                scene.intersect(packet: packet, count: count)
+                if traced { scene.intersect(packet: packet, count: count) } else { packet.prepare(count: count) }
                 scratch.shadows.reset()
                 for lane in 0..<count {
                     let rd = directions[lane]
@@ -327,8 +336,8 @@ public struct Integrator: Sendable {
         // Environment: one cosine-weighted direction, shadowed.
         let (t, b) = basis(n)
         let u1 = rng.uniform(), u2 = rng.uniform()
-        let r = u1.squareRoot(), phi = 2 * Float.pi * u2
-        let envDir = normalize(t * (r * cos(phi)) + b * (r * sin(phi)) + n * (1 - u1).squareRoot())
+        let r = u1.squareRoot(), (cosPhi, sinPhi) = cosSinTwoPi(u2)
+        let envDir = normalize(t * (r * cosPhi) + b * (r * sinPhi) + n * (1 - u1).squareRoot())
         if dot(envDir, hit.geometricNormal) > 0 {
             shadows.add(0, lane: lane, origin: origin, direction: envDir, near: 0, far: .infinity, weight: m.albedo)
         }
@@ -361,8 +370,8 @@ public struct Integrator: Sendable {
         for (j, light) in lighting.lights.enumerated() {
             var p = light.position
             if light.radius > 0 {
-                let z = 2 * rng.uniform() - 1, a = 2 * Float.pi * rng.uniform(), s = (1 - z * z).squareRoot()
-                p += light.radius * SIMD3(s * cos(a), s * sin(a), z)
+                let z = 2 * rng.uniform() - 1, (ca, sa) = cosSinTwoPi(rng.uniform()), s = max(0, 1 - z * z).squareRoot()
+                p += light.radius * SIMD3(s * ca, s * sa, z)
             }
             let toLight = p - hit.position
             let dist = length(toLight)
@@ -406,8 +415,8 @@ public struct Integrator: Sendable {
         let specular: Float = h.layer == .hair ? 1 : 0.3
         let v = -direction, origin = h.position + h.normal * 5e-5
         var out = SIMD3<Float>.zero
-        let z = 2 * rng.uniform() - 1, a = 2 * Float.pi * rng.uniform(), s = max(0, 1 - z * z).squareRoot()
-        let w = SIMD3(s * cos(a), s * sin(a), z)
+        let z = 2 * rng.uniform() - 1, (ca, sa) = cosSinTwoPi(rng.uniform()), s = max(0, 1 - z * z).squareRoot()
+        let w = SIMD3(s * ca, s * sa, z)
         let tl = dot(h.tangent, w)
         // Uniform-sphere estimator of the diffuse lobe: radiance × (albedo sin / π) × 4π / π.
         shadows.add(0, lane: lane, origin: origin, direction: w, near: 1e-4, far: .infinity,
@@ -426,8 +435,8 @@ public struct Integrator: Sendable {
         for (j, light) in lighting.lights.enumerated() {
             var p = light.position
             if light.radius > 0 {
-                let z = 2 * rng.uniform() - 1, a = 2 * Float.pi * rng.uniform(), s = (1 - z * z).squareRoot()
-                p += light.radius * SIMD3(s * cos(a), s * sin(a), z)
+                let z = 2 * rng.uniform() - 1, (ca, sa) = cosSinTwoPi(rng.uniform()), s = max(0, 1 - z * z).squareRoot()
+                p += light.radius * SIMD3(s * ca, s * sa, z)
             }
             let toLight = p - h.position
             let dist = length(toLight), l = toLight / dist
@@ -494,6 +503,7 @@ public struct Integrator: Sendable {
         var lin = film.radiance
         if effects.blurRadius > 0 { boxBlur(&lin, width: film.width, height: film.height, radius: effects.blurRadius) }
         let noiseStream = SplitMix64(seed: seed ^ 0x5EED_0F_7015E)
+        let srgb = SRGBTable.shared
         parallelFor(film.height, threads: settings.threads) { y in
             var rng = noiseStream.derive(UInt64(y))
             for x in 0..<film.width {
@@ -501,7 +511,7 @@ public struct Integrator: Sendable {
                 for k in 0..<3 {
                     var c = lin[3 * i + k] * effects.exposure * effects.whiteBalance[k]
                     c = c / (1 + c * 0.25) * 1.25           // soft shoulder, identity near 0
-                    var s = encodeSRGB(min(1, max(0, c))) * 255
+                    var s = srgb.encode255(c)
                     if effects.noiseSigma > 0 { s += rng.normal() * effects.noiseSigma }
                     film.rgb[3 * i + k] = UInt8(max(0, min(255, s.rounded())))
                 }
@@ -551,6 +561,24 @@ public struct Integrator: Sendable {
 
 @inline(__always) public func encodeSRGB(_ c: Float) -> Float {
     c <= 0.0031308 ? 12.92 * c : 1.055 * pow(c, 1 / 2.4) - 0.055
+}
+
+/// `255 · encodeSRGB(clamp(c, 0, 1))` by linear interpolation in a 4096-interval table: the
+/// interpolation error is below 0.005 of an 8-bit level (|f''| h² / 8 at the curve's sharpest
+/// bend), where `pow` per channel cost 2 % of a 512² render.
+public final class SRGBTable: Sendable {
+    public static let shared = SRGBTable()
+    static let intervals = 4096
+    let values: [Float]   // [intervals + 1]
+
+    init() { values = (0...SRGBTable.intervals).map { encodeSRGB(Float($0) / Float(SRGBTable.intervals)) * 255 } }
+
+    @inline(__always) public func encode255(_ c: Float) -> Float {
+        let t = min(1, max(0, c)) * Float(SRGBTable.intervals)
+        let i = min(Int(t), SRGBTable.intervals - 1)
+        let f = t - Float(i)
+        return values.withUnsafeBufferPointer { v in v[i] + f * (v[i + 1] - v[i]) }
+    }
 }
 
 extension HeadScene {

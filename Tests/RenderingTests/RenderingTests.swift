@@ -20,3 +20,18 @@ final class EmbreeTests: XCTestCase {
         XCTAssertNil(scene.intersect(origin: .zero, direction: SIMD3(0, 0, -1), far: 1.5))
     }
 }
+
+final class SRGBTableTests: XCTestCase {
+    func testTableMatchesTheSRGBCurveWithinAHundredthOfALevel() {
+        var worst: Float = 0
+        for k in 0...100_000 {
+            let c = Float(k) / 100_000
+            worst = max(worst, abs(SRGBTable.shared.encode255(c) - encodeSRGB(c) * 255))
+        }
+        XCTAssertLessThan(worst, 0.01)
+        // Clamped outside [0, 1]; NaN reads as black rather than trapping.
+        XCTAssertEqual(SRGBTable.shared.encode255(-3), 0)
+        XCTAssertEqual(SRGBTable.shared.encode255(7), 255, accuracy: 1e-3)
+        XCTAssertEqual(SRGBTable.shared.encode255(.nan), 0)
+    }
+}

@@ -1,0 +1,90 @@
+import XCTest
+import TestSupport
+import Geometry
+import HeadModels
+@testable import Rendering
+
+/// `PixelCull` skips Embree for pixels that cannot see the scene: the image must be the same bits
+/// as tracing every pixel, and the cull must actually skip pixels.
+final class PixelCullTests: XCTestCase {
+    static let model = TestModels.sphere(radius: 0.1)
+
+    func scene() throws -> HeadScene {
+        let m = Self.model
+        return try HeadScene(device: EmbreeDevice(), model: m, labels: HeadLabelTable(model: m), posed: m.pose(.neutral(for: m)), global: .identity)
+    }
+
+    func render(_ scene: HeadScene, camera: Camera, background: Background.Kind, culling: Bool) -> Film {
+        var l = Lighting()
+        l.environment.blobs = [Environment.Blob(direction: SIMD3(0.3, 0.8, 0.5), color: SIMD3(4, 3, 2), sharpness: 200),
+                               Environment.Blob(direction: SIMD3(-0.5, 0.2, 0.8), color: SIMD3(0.5, 0.6, 0.9), sharpness: 4)]
+        l.lights = [Light(position: SIMD3(0.5, 0.5, 1), color: SIMD3(repeating: 2), radius: 0.05)]
+        var bg = Background(); bg.kind = background
+        var settings = RenderSettings(samplesPerPixel: 5, threads: 2)
+        settings.pixelCulling = culling
+        let film = Film(width: camera.width, height: camera.height)
+        Integrator(appearance: Appearance(), lighting: l, background: bg, effects: CameraEffects(), settings: settings)
+            .render(scene, camera: camera, seed: 9, into: film)
+        return film
+    }
+
+    func assertSameImage(_ a: Film, _ b: Film, file: StaticString = #filePath, line: UInt = #line) {
+        XCTAssertEqual(a.radiance, b.radiance, "radiance", file: file, line: line)
+        XCTAssertEqual(a.rgb, b.rgb, "rgb", file: file, line: line)
+        XCTAssertEqual(a.coverage, b.coverage, "coverage", file: file, line: line)
+        XCTAssertEqual(a.segmentation, b.segmentation, "segmentation", file: file, line: line)
+        XCTAssertEqual(a.depth, b.depth, "depth", file: file, line: line)
+        XCTAssertEqual(a.normalsCamera, b.normalsCamera, "normals", file: file, line: line)
+        XCTAssertEqual(a.skinAmodal, b.skinAmodal, "skin_amodal", file: file, line: line)
+    }
+
+    /// Fraction of pixels the cull skips, and whether every pixel with coverage was kept.
+    func culled(_ scene: HeadScene, _ camera: Camera, coverage: [UInt8]) -> (fraction: Double, keepsAllCoverage: Bool) {
+        let cull = PixelCull(scene: scene, camera: camera)
+        var skipped = 0, keeps = true
+        for y in 0..<camera.height { for x in 0..<camera.width {
+            let (_, d) = camera.ray(u: Float(x) + 0.5, v: Float(y) + 0.5)
+            if !cull.mayHit(direction: d) {
+                skipped += 1
+                if coverage[y * camera.width + x] != 0 { keeps = false }
+            }
+        } }
+        return (Double(skipped) / Double(camera.width * camera.height), keeps)
+    }
+
+    func testCulledImagesAreTheSameBitsForEveryBackgroundAndCullMostOfTheBackground() throws {
+        let s = try scene()
+        // The sphere fills about a tenth of the frame: most pixels are background.
+        let camera = Camera.lookAt(eye: SIMD3(0.1, 0.05, 1.2), target: SIMD3(0.02, 0, 0), width: 64, height: 48, fx: 90)
+        for kind in Background.Kind.allCases {
+            let traced = render(s, camera: camera, background: kind, culling: false)
+            let fast = render(s, camera: camera, background: kind, culling: true)
+            assertSameImage(traced, fast)
+            if kind == .gradient {
+                let c = culled(s, camera, coverage: traced.coverage)
+                XCTAssertGreaterThan(c.fraction, 0.5, "the cull should skip most background pixels")
+                XCTAssertTrue(c.keepsAllCoverage, "a pixel some sample of which hits the sphere was culled")
+            }
+        }
+    }
+
+    func testStrongDistortionAndGrazingPixelsStayExact() throws {
+        let s = try scene()
+        // Barrel distortion and a tight frame: the sphere's silhouette crosses many pixels, where
+        // only some of a pixel's samples hit.
+        var camera = Camera.lookAt(eye: SIMD3(0, 0, 0.45), target: .zero, width: 40, height: 40, fx: 30)
+        camera.distortion = SIMD4(-0.2, 0.03, 0.002, -0.001)
+        let traced = render(s, camera: camera, background: .environment, culling: false)
+        let fast = render(s, camera: camera, background: .environment, culling: true)
+        assertSameImage(traced, fast)
+        let c = culled(s, camera, coverage: traced.coverage)
+        XCTAssertTrue(c.keepsAllCoverage)
+        XCTAssertGreaterThan(c.fraction, 0.05)
+    }
+
+    func testACameraInsideTheSceneBoundsCullsNothing() throws {
+        let s = try scene()
+        let camera = Camera.lookAt(eye: SIMD3(0, 0, 0.09), target: SIMD3(0, 0, 1), width: 16, height: 16, fx: 10)
+        XCTAssertEqual(culled(s, camera, coverage: [UInt8](repeating: 0, count: 256)).fraction, 0)
+    }
+}
