@@ -391,7 +391,7 @@ public final class Generator: @unchecked Sendable {
     public func render(_ spec: SampleSpec, into film: Film, threads: Int = 0) throws -> LandmarkSet {
         let scene = try scene(for: spec)
         let integrator = Integrator(appearance: spec.appearance, lighting: spec.lighting, background: spec.background,
-                                    effects: spec.effects, settings: RenderSettings(samplesPerPixel: recipe.samplesPerPixel, threads: threads))
+                                    effects: spec.effects, settings: recipe.renderSettings(threads: threads))
         integrator.render(scene, camera: spec.camera, seed: spec.renderSeed, into: film)
         return scene.landmarks(camera: spec.camera)
     }

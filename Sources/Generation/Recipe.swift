@@ -25,6 +25,8 @@ public struct Recipe: Equatable, Sendable {
     public var model = "default"
     public var width = 256, height = 256
     public var samplesPerPixel = 8
+    /// Head samples shaded per pixel, 0 = all (`RenderSettings.shadingSamples`).
+    public var shadingSamples = 0
 
     public enum RigKind: String, Sendable { case inTheWild = "in_the_wild", multiView = "multi_view" }
     public var rig = RigKind.inTheWild
@@ -138,10 +140,11 @@ public struct Recipe: Equatable, Sendable {
         if let n = top["name"] { r.name = try reader.string(n, "name") }
         if let n = top["model"] { r.model = try reader.string(n, "model") }
         if let n = top["image"] {
-            let m = try reader.mapping(n, path: "image", allowed: ["width", "height", "samples_per_pixel"])
+            let m = try reader.mapping(n, path: "image", allowed: ["width", "height", "samples_per_pixel", "shading_samples"])
             if let v = m["width"] { r.width = try reader.int(v, "image.width", 16...8192) }
             if let v = m["height"] { r.height = try reader.int(v, "image.height", 16...8192) }
             if let v = m["samples_per_pixel"] { r.samplesPerPixel = try reader.int(v, "image.samples_per_pixel", 1...4096) }
+            if let v = m["shading_samples"] { r.shadingSamples = try reader.int(v, "image.shading_samples", 0...4096) }
         }
         if let n = top["rig"] {
             let m = try reader.mapping(n, path: "rig", allowed: ["kind", "yaw", "pitch", "roll", "focal_mm", "fill", "framing_jitter",
@@ -355,5 +358,14 @@ struct RecipeReader {
         for (k, v) in m { out[k] = try float(v, "\(key).\(k)", 0...1_000_000) }
         guard out.values.contains(where: { $0 > 0 }) else { throw error(node, key, "all weights are zero") }
         return out
+    }
+}
+
+extension Recipe {
+    /// The integrator settings the recipe asks for.
+    public func renderSettings(threads: Int = 0) -> RenderSettings {
+        var settings = RenderSettings(samplesPerPixel: samplesPerPixel, threads: threads)
+        settings.shadingSamples = shadingSamples
+        return settings
     }
 }

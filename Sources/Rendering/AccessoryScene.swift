@@ -36,10 +36,11 @@ extension HeadScene {
             rtcSetGeometryMask(geometry, 1 << id)
             rtcCommitGeometry(geometry)
             rtcAttachGeometryByID(scene, geometry, id)
+            if !mesh.isLens { rtcAttachGeometryByID(opaqueScene, geometry, id) }
             rtcReleaseGeometry(geometry)
             hasAccessories = true
         }
-        if hasAccessories { rtcCommitScene(scene) }
+        if hasAccessories { rtcCommitScene(scene); rtcCommitScene(opaqueScene) }
     }
 
     /// Scalp hair pushed under the headwear and out of the clothing (other layers unchanged).

@@ -176,6 +176,12 @@ public struct RenderSettings: Equatable, Sendable {
     /// Skips Embree for pixels no camera ray of which can reach the scene (`PixelCull`); the image
     /// is the same bits either way (tested), so this exists only to check that.
     public var pixelCulling = true
+    /// Head-mesh samples per pixel that are shaded (0 = every sample). Coverage, labels and the
+    /// anti-aliased silhouette still use every sample; when more samples of a pixel hit the head,
+    /// `shadingSamples` of them, spread evenly over the pixel (`Integrator.shadingOrder`), are
+    /// shaded and the others take their mean, as multisample anti-aliasing does. Lighting noise
+    /// then falls with √shadingSamples instead of √samplesPerPixel.
+    public var shadingSamples = 0
     public init(samplesPerPixel: Int = 16, threads: Int = 0) { self.samplesPerPixel = samplesPerPixel; self.threads = threads }
 }
 

@@ -68,7 +68,13 @@ public struct Integrator: Sendable {
         deinit { out.deallocate(); direction.deallocate(); kind.deallocate() }
     }
 
-    enum SampleKind: UInt8 { case background, surface, strand, strandReused }
+    enum SampleKind: UInt8 { case background, surface, surfaceReused, accessory, strand, strandReused }
+
+    /// The order in which a pixel's head samples are shaded when `RenderSettings.shadingSamples`
+    /// caps them: lane s sits in stratum (s mod 4, s div 4) of a 16-sample pixel, and every prefix
+    /// of this order is spread over the pixel (the first 4 a 2 × 2 lattice, the first 8 a checkerboard),
+    /// so the shaded samples' mean estimates the whole pixel, not its top rows.
+    static let shadingOrder: [Int] = [0, 10, 2, 8, 5, 15, 7, 13, 1, 11, 3, 9, 4, 14, 6, 12]
 
     func renderRow(_ y: Int, scene: HeadScene, camera: Camera, seed: UInt64, film: FilmChannels, scratch: PixelScratch, cull: PixelCull) {
         film.clearLabels(row: y)
@@ -79,6 +85,7 @@ public struct Integrator: Sendable {
         let pixelSeed = SplitMix64(seed: seed)
         let packet = scratch.camera, out = scratch.out, directions = scratch.direction, kinds = scratch.kind
         let budget = Integrator.strandShadingBudget
+        let surfaceBudget = settings.shadingSamples >= spp ? 0 : max(0, settings.shadingSamples)
         let width = film.width
         let pixelAngle = 1 / max(camera.fx, 1e-6)   // radians per pixel (footprint = distance · this)
         let blobs = sharpBlobs
@@ -136,6 +143,7 @@ public struct Integrator: Sendable {
             var hits = 0
             var layerHits = SIMD4<Int32>.zero   // samples whose first hit is hair, beard, eyebrows, eyelashes
             var strandShaded = 0, strandSum = SIMD3<Float>.zero
+            var surfaceShaded = 0, surfaceSum = SIMD3<Float>.zero
             var accessoryHits = SIMD4<Int32>.zero   // … glasses, headwear, facewear, clothing (AccessoryLayer)
             // Albedo noise varies on a scale of millimetres: one material per pixel and surface
             // kind serves all its samples (irises are recomputed: the pupil edge is sharp).
@@ -167,6 +175,20 @@ public struct Integrator: Sendable {
                 }
                 if traced { scene.intersect(packet: packet, count: count) } else { packet.prepare(count: count) }
                 scratch.shadows.reset()
+                // Head samples to shade: all of them, or `shadingSamples` spread over the pixel.
+                var shade = UInt32.max
+                if surfaceBudget > 0 && traced {
+                    var head: UInt32 = 0
+                    for lane in 0..<count where packet.hit(lane) && packet.geometry(lane) == 0 { head |= 1 << UInt32(lane) }
+                    let room = surfaceBudget - surfaceShaded
+                    if head.nonzeroBitCount > room {
+                        shade = 0
+                        var n = 0
+                        for lane in Integrator.shadingOrder where n < room && lane < count && head & (1 << UInt32(lane)) != 0 {
+                            shade |= 1 << UInt32(lane); n += 1
+                        }
+                    }
+                }
                 for lane in 0..<count {
                     let rd = directions[lane]
                     out[lane] = .zero
@@ -180,7 +202,7 @@ public struct Integrator: Sendable {
                         let px = (Float(x) + 0.5) / Float(width), py = (Float(y) + 0.5) / Float(film.height)
                         out[lane] = shadeAccessory(ah, direction: rd, scene: scene, rng: &rng,
                                                    miss: { backgroundRadiance(u: px, v: py, direction: $0) })
-                        kinds[lane] = .surface
+                        kinds[lane] = .accessory
                         hits += 1
                         accessoryHits[ah.layer.rawValue] += 1
                     } else if packet.hit(lane) && packet.geometry(lane) != 0 {
@@ -194,6 +216,9 @@ public struct Integrator: Sendable {
                         kinds[lane] = .strand
                         strandShaded += 1
                         out[lane] = queueStrand(sh, direction: rd, lane: lane, blobs: blobs, shadows: scratch.shadows, rng: &rng)
+                    } else if packet.hit(lane) && shade & (1 << UInt32(lane)) == 0 {
+                        kinds[lane] = .surfaceReused
+                        hits += 1
                     } else if packet.hit(lane) {
                         let (bu, bv) = packet.uv(lane)
                         let hit = scene.resolve(primitive: packet.primitive(lane), u: bu, v: bv, distance: packet.distance(lane),
@@ -226,7 +251,11 @@ public struct Integrator: Sendable {
                     case .background: sum += out[lane]
                     // Clamp single-sample outliers (specular glints off pore-scale normals): a
                     // small bias that keeps 16-spp images free of fireflies.
-                    case .surface: sum += pointwiseMin(out[lane], SIMD3(repeating: 3))
+                    case .accessory: sum += pointwiseMin(out[lane], SIMD3(repeating: 3))
+                    case .surface:
+                        let c = pointwiseMin(out[lane], SIMD3(repeating: 3))
+                        sum += c; surfaceSum += c; surfaceShaded += 1
+                    case .surfaceReused: break
                     case .strand:
                         let c = pointwiseMin(out[lane], SIMD3(repeating: 3))
                         sum += c; strandSum += c
@@ -234,6 +263,7 @@ public struct Integrator: Sendable {
                     }
                 }
                 for lane in 0..<count where kinds[lane] == .strandReused { sum += strandSum / Float(strandShaded) }
+                for lane in 0..<count where kinds[lane] == .surfaceReused { sum += surfaceSum / Float(surfaceShaded) }
                 s0 += count
             }
             let c = sum / Float(spp)
@@ -333,17 +363,18 @@ public struct Integrator: Sendable {
         let origin = scene.shadowOrigin(hit) + hit.geometricNormal * 1e-5
         var out = SIMD3<Float>.zero
 
-        // Environment: one cosine-weighted direction, shadowed.
+        // Environment: one cosine-weighted direction, shadowed (t, b, n orthonormal: unit already).
         let (t, b) = basis(n)
         let u1 = rng.uniform(), u2 = rng.uniform()
         let r = u1.squareRoot(), (cosPhi, sinPhi) = cosSinTwoPi(u2)
-        let envDir = normalize(t * (r * cosPhi) + b * (r * sinPhi) + n * (1 - u1).squareRoot())
+        let envDir = t * (r * cosPhi) + b * (r * sinPhi) + n * (1 - u1).squareRoot()
         if dot(envDir, hit.geometricNormal) > 0 {
             shadows.add(0, lane: lane, origin: origin, direction: envDir, near: 0, far: .infinity, weight: m.albedo)
         }
+        let ndv = dot(v, n)
         // Environment reflection for glossy surfaces (cornea, oily skin), unshadowed.
         if m.specular > 0 {
-            let refl = normalize(2 * dot(v, n) * n - v)
+            let refl = 2 * ndv * n - v
             // Mirror-like surfaces (cornea, sclera) reflect the whole environment, sharp blobs
             // included (the catch light); rough ones see the smooth part, their sharp-blob
             // highlights come from the sampled blobs below.
@@ -351,41 +382,84 @@ public struct Integrator: Sendable {
             // A rough lobe sees a blurred environment: clamp sharp sources (sun, softboxes) that
             // would otherwise turn pore-scale normal noise into fireflies.
             if m.alpha >= 0.1 { l = pointwiseMin(l, SIMD3(repeating: 1.5)) * 0.35 }
-            out += m.specular * fresnel(max(0, dot(v, n))) * l
+            out += m.specular * fresnel(max(0, ndv)) * l
+        }
+        // Per-sample constants of the light loops: wrapped diffuse = albedo/π · max(0, (n·l + w)/(1 + w)).
+        let diffuse = m.albedo * (1 / Float.pi), wrapScale = 1 / (1 + m.wrap)
+        let lobe = GGX(normal: n, view: v, alpha: m.alpha)
+        @inline(__always) func wrapped(_ ndl: Float) -> SIMD3<Float> {
+            let w = (SIMD3(repeating: ndl) + m.wrap) * wrapScale
+            return w.replacing(with: 0, where: w .< 0)
         }
         // Sharp blobs: a direction from the blob's lobe, a shadow ray, wrapped diffuse + GGX.
         let lightCount = lighting.lights.count
-        for (k, blob) in blobs.enumerated() {
+        for k in blobs.indices {
+            let blob = blobs[k]
             let l = Environment.sampleBlob(blob, rng.uniform(), rng.uniform())
             let ndl = dot(n, l)
             if ndl <= -0.4 { continue }
             let e = Environment.blobPower(blob)
-            let wrapped = SIMD3<Float>(max(0, (ndl + m.wrap.x) / (1 + m.wrap.x)), max(0, (ndl + m.wrap.y) / (1 + m.wrap.y)),
-                                       max(0, (ndl + m.wrap.z) / (1 + m.wrap.z)))
-            var c = m.albedo / Float.pi * wrapped * e
-            if ndl > 0 && m.specular > 0 && m.alpha >= 0.1 { c += m.specular * ggx(n: n, v: v, l: l, alpha: m.alpha) * ndl * e }
-            if c != .zero { shadows.add(1 + lightCount + k, lane: lane, origin: origin, direction: l, near: 0, far: .infinity, weight: c) }
+            var c = diffuse * wrapped(ndl) * e
+            if ndl > 0 && m.specular > 0 && m.alpha >= 0.1 { c += m.specular * lobe(l, ndl: ndl) * ndl * e }
+            if let w = Integrator.rouletteWeight(c, &rng) { shadows.add(1 + lightCount + k, lane: lane, origin: origin, direction: l, near: 0, far: .infinity, weight: w) }
         }
         // Lights: a point on the light's sphere, a shadow ray, wrapped diffuse + GGX.
-        for (j, light) in lighting.lights.enumerated() {
+        for j in lighting.lights.indices {
+            let light = lighting.lights[j]
             var p = light.position
             if light.radius > 0 {
                 let z = 2 * rng.uniform() - 1, (ca, sa) = cosSinTwoPi(rng.uniform()), s = max(0, 1 - z * z).squareRoot()
                 p += light.radius * SIMD3(s * ca, s * sa, z)
             }
             let toLight = p - hit.position
-            let dist = length(toLight)
-            let l = toLight / dist
+            let dist = length(toLight), inverseDistance = 1 / dist
+            let l = toLight * inverseDistance
             let ndl = dot(n, l)
             if ndl <= -0.4 { continue }
-            let e = light.color / max(dist * dist, 1e-4)
-            let wrapped = SIMD3<Float>(max(0, (ndl + m.wrap.x) / (1 + m.wrap.x)), max(0, (ndl + m.wrap.y) / (1 + m.wrap.y)),
-                                       max(0, (ndl + m.wrap.z) / (1 + m.wrap.z)))
-            var c = m.albedo / Float.pi * wrapped * e
-            if ndl > 0 && m.specular > 0 { c += m.specular * ggx(n: n, v: v, l: l, alpha: m.alpha) * ndl * e }
-            if c != .zero { shadows.add(1 + j, lane: lane, origin: origin, direction: l, near: 0, far: dist, weight: c) }
+            let e = light.color * min(inverseDistance * inverseDistance, 1e4)
+            var c = diffuse * wrapped(ndl) * e
+            if ndl > 0 && m.specular > 0 { c += m.specular * lobe(l, ndl: ndl) * ndl * e }
+            if let w = Integrator.rouletteWeight(c, &rng) { shadows.add(1 + j, lane: lane, origin: origin, direction: l, near: 0, far: dist, weight: w) }
         }
         return out
+    }
+
+    /// Russian roulette for shadow rays that carry little light: a ray whose unshadowed radiance
+    /// `c` has luminance Y below `rouletteThreshold` is traced with probability Y / threshold and
+    /// its weight divided by that, so the estimate stays unbiased and the noise a culled ray adds is
+    /// at most the threshold. Returns nil for rays not traced.
+    @inline(__always) static func rouletteWeight(_ c: SIMD3<Float>, _ rng: inout SplitMix64) -> SIMD3<Float>? {
+        let y = 0.2126 * c.x + 0.7152 * c.y + 0.0722 * c.z
+        if y >= rouletteThreshold { return c }
+        if !(y > 0) { return c == .zero ? nil : c }
+        let q = y / rouletteThreshold
+        return rng.uniform() < q ? c / q : nil
+    }
+
+    /// Linear radiance; skin under the key light is about 0.2–0.6.
+    static let rouletteThreshold: Float = 0.02
+
+    /// The GGX microfacet BRDF `D G F / (4 (n·l)(n·v))` of one shading point, with the terms that
+    /// do not depend on the light computed once. Smith's separable G with
+    /// G₁(c) = 2c / (c + √(α² + (1 − α²) c²)) cancels the 4 (n·l)(n·v):
+    /// f = α² F / (π [(n·h)² (α² − 1) + 1]² (n·v + s_v)(n·l + s_l)), one division per light.
+    struct GGX {
+        let n: SIMD3<Float>, v: SIMD3<Float>, a2: Float, viewTerm: Float
+
+        @inline(__always) init(normal n: SIMD3<Float>, view v: SIMD3<Float>, alpha: Float) {
+            self.n = n; self.v = v; a2 = alpha * alpha
+            let ndv = max(1e-4, dot(n, v))
+            viewTerm = ndv + (a2 + (1 - a2) * ndv * ndv).squareRoot()
+        }
+
+        /// f(l); `ndl` = n·l.
+        @inline(__always) func callAsFunction(_ l: SIMD3<Float>, ndl: Float) -> Float {
+            let h = normalize(v + l)
+            let ndh = max(0, dot(n, h)), c = max(1e-4, ndl)
+            let dDen = ndh * ndh * (a2 - 1) + 1
+            let lightTerm = c + (a2 + (1 - a2) * c * c).squareRoot()
+            return a2 * Integrator.schlick(max(0, dot(v, h))) / (Float.pi * dDen * dDen * viewTerm * lightTerm)
+        }
     }
 
     /// Kajiya–Kay fibre response for light from `l` seen from `v`: a diffuse lobe ∝ sin(T, L) and
@@ -446,27 +520,26 @@ public struct Integrator: Sendable {
         return out
     }
 
-    @inline(__always) func fresnel(_ cosTheta: Float) -> Float {
+    @inline(__always) func fresnel(_ cosTheta: Float) -> Float { Integrator.schlick(cosTheta) }
+
+    /// Schlick's Fresnel with F0 = 0.028 (skin).
+    @inline(__always) static func schlick(_ cosTheta: Float) -> Float {
         let f0: Float = 0.028
         let k = 1 - cosTheta
         return f0 + (1 - f0) * k * k * k * k * k
     }
 
-    /// GGX microfacet BRDF `D G F / (4 (n·l)(n·v))` with Smith's separable G.
+    /// GGX microfacet BRDF `D G F / (4 (n·l)(n·v))` with Smith's separable G (see `GGX`).
     @inline(__always) func ggx(n: SIMD3<Float>, v: SIMD3<Float>, l: SIMD3<Float>, alpha: Float) -> Float {
-        let h = normalize(v + l)
-        let ndh = max(0, dot(n, h)), ndv = max(1e-4, dot(n, v)), ndl = max(1e-4, dot(n, l))
-        let a2 = alpha * alpha
-        let dDen = ndh * ndh * (a2 - 1) + 1
-        let d = a2 / (Float.pi * dDen * dDen)
-        func g1(_ c: Float) -> Float { 2 * c / (c + (a2 + (1 - a2) * c * c).squareRoot()) }
-        return d * g1(ndv) * g1(ndl) * fresnel(max(0, dot(v, h))) / (4 * ndv * ndl)
+        GGX(normal: n, view: v, alpha: alpha)(l, ndl: dot(n, l))
     }
 
+    /// An orthonormal basis (t, b) completing the unit vector n, without branches on n or square
+    /// roots (Duff et al. 2017, "Building an orthonormal basis, revisited").
     @inline(__always) func basis(_ n: SIMD3<Float>) -> (SIMD3<Float>, SIMD3<Float>) {
-        let a = abs(n.x) > 0.9 ? SIMD3<Float>(0, 1, 0) : SIMD3<Float>(1, 0, 0)
-        let t = normalize(cross(a, n))
-        return (t, cross(n, t))
+        let sign: Float = n.z >= 0 ? 1 : -1
+        let a = -1 / (sign + n.z), b = n.x * n.y * a
+        return (SIMD3(1 + sign * n.x * n.x * a, sign * b, -sign * n.x), SIMD3(b, sign + n.y * n.y * a, -n.y))
     }
 
     func backgroundRadiance(u: Float, v: Float, direction: SIMD3<Float>) -> SIMD3<Float> {

@@ -22,7 +22,7 @@ struct ValueNoise {
         let t = p - f
         let s = t * t * (3 - 2 * t)
         let x = Int32(f.x), y = Int32(f.y), z = Int32(f.z)
-        func lerp(_ a: Float, _ b: Float, _ t: Float) -> Float { a + (b - a) * t }
+        @inline(__always) func lerp(_ a: Float, _ b: Float, _ t: Float) -> Float { a + (b - a) * t }
         let c00 = lerp(hash(x, y, z), hash(x + 1, y, z), s.x), c10 = lerp(hash(x, y + 1, z), hash(x + 1, y + 1, z), s.x)
         let c01 = lerp(hash(x, y, z + 1), hash(x + 1, y, z + 1), s.x), c11 = lerp(hash(x, y + 1, z + 1), hash(x + 1, y + 1, z + 1), s.x)
         return lerp(lerp(c00, c10, s.y), lerp(c01, c11, s.y), s.z)
@@ -56,7 +56,7 @@ struct ValueNoise {
         let t = p - f
         let s = t * t * (3 - 2 * t)
         let x = Int32(f.x), y = Int32(f.y), z = Int32(f.z)
-        func lerp(_ a: SIMD3<Float>, _ b: SIMD3<Float>, _ t: Float) -> SIMD3<Float> { a + (b - a) * t }
+        @inline(__always) func lerp(_ a: SIMD3<Float>, _ b: SIMD3<Float>, _ t: Float) -> SIMD3<Float> { a + (b - a) * t }
         let c00 = lerp(hash3(x, y, z), hash3(x + 1, y, z), s.x), c10 = lerp(hash3(x, y + 1, z), hash3(x + 1, y + 1, z), s.x)
         let c01 = lerp(hash3(x, y, z + 1), hash3(x + 1, y, z + 1), s.x), c11 = lerp(hash3(x, y + 1, z + 1), hash3(x + 1, y + 1, z + 1), s.x)
         return lerp(lerp(c00, c10, s.y), lerp(c01, c11, s.y), s.z)

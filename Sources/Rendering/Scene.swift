@@ -118,6 +118,13 @@ public final class HeadScene: @unchecked Sendable {
     let renderedFace: [Bool]
     let device: EmbreeDevice
     let scene: RTCScene
+    /// The geometries that block light completely (head mesh, opaque accessories; no strands, no
+    /// lenses) as a scene of their own: occlusion rays of heads without shadowing strands, and the
+    /// second query of those with them, skip the curve BVH that eyelashes would otherwise put in
+    /// every shadow ray's way (Embree checks ray masks only at primitives). Same geometry ids.
+    let opaqueScene: RTCScene
+    /// The scene occlusion rays start with: `opaqueScene`, or `scene` (masked) when strands cast shadows.
+    var shadowScene: RTCScene { hasShadowingStrands ? scene : opaqueScene }
     /// Embree geometry mask of the head mesh; strand layers use `StrandLayer.mask`.
     public static let headMask: UInt32 = 1
 
@@ -143,9 +150,10 @@ public final class HeadScene: @unchecked Sendable {
         }
         eyeCentres = centres; eyeAxes = axes
 
-        guard let s = rtcNewScene(device.handle) else { throw RenderError(reason: "Embree: cannot create scene") }
-        scene = s
+        guard let s = rtcNewScene(device.handle), let o = rtcNewScene(device.handle) else { throw RenderError(reason: "Embree: cannot create scene") }
+        scene = s; opaqueScene = o
         rtcSetSceneBuildQuality(scene, RTC_BUILD_QUALITY_HIGH)
+        rtcSetSceneBuildQuality(opaqueScene, RTC_BUILD_QUALITY_HIGH)
         let geometry = rtcNewGeometry(device.handle, RTC_GEOMETRY_TYPE_TRIANGLE)
         let nv = vertices.count / 3, nt = labels.rendered.count
         guard let vb = rtcSetNewGeometryBuffer(geometry, RTC_BUFFER_TYPE_VERTEX, 0, RTC_FORMAT_FLOAT3, 12, nv + 1)?
@@ -161,13 +169,15 @@ public final class HeadScene: @unchecked Sendable {
         rtcSetGeometryMask(geometry, HeadScene.headMask)
         rtcCommitGeometry(geometry)
         rtcAttachGeometryByID(scene, geometry, 0)
+        rtcAttachGeometryByID(opaqueScene, geometry, 0)
         rtcReleaseGeometry(geometry)
         rtcCommitScene(scene)
+        rtcCommitScene(opaqueScene)
         if let a = accessories, !a.isEmpty { try addAccessories(a, posed: posed) }
         if let g = groom, !g.isEmpty { try addStrands(g) }
     }
 
-    deinit { rtcReleaseScene(scene) }
+    deinit { rtcReleaseScene(scene); rtcReleaseScene(opaqueScene) }
 
     public func isRendered(_ face: Int) -> Bool { renderedFace[face] }
 
@@ -299,9 +309,9 @@ public final class HeadScene: @unchecked Sendable {
     /// volume), 1 otherwise. Lenses do not cast shadows (their tint is ignored for shadow rays).
     @inline(__always)
     func transmittance(origin: SIMD3<Float>, direction: SIMD3<Float>, near: Float, far: Float) -> Float {
-        if !occluded(origin: origin, direction: direction, near: near, far: far, mask: HeadScene.shadowMask) { return 1 }
+        if !occluded(origin: origin, direction: direction, near: near, far: far, mask: HeadScene.shadowMask, in: shadowScene) { return 1 }
         if !hasShadowingStrands { return 0 }
-        return occluded(origin: origin, direction: direction, near: near, far: far, mask: HeadScene.opaqueMask) ? 0 : strandTransmittance
+        return occluded(origin: origin, direction: direction, near: near, far: far, mask: HeadScene.opaqueMask, in: opaqueScene) ? 0 : strandTransmittance
     }
 
     /// A head-mesh surface hit, resolved to the model's face and interpolated attributes.
@@ -380,14 +390,14 @@ public final class HeadScene: @unchecked Sendable {
 
     /// True when anything blocks the segment origin + t·direction, t in (near, far).
     @inline(__always)
-    func occluded(origin: SIMD3<Float>, direction: SIMD3<Float>, near: Float, far: Float, mask: UInt32 = UInt32.max) -> Bool {
+    func occluded(origin: SIMD3<Float>, direction: SIMD3<Float>, near: Float, far: Float, mask: UInt32 = UInt32.max, in target: RTCScene? = nil) -> Bool {
         var context = RTCIntersectContext()
         rtcInitIntersectContext(&context)
         var ray = RTCRay()
         ray.org_x = origin.x; ray.org_y = origin.y; ray.org_z = origin.z
         ray.dir_x = direction.x; ray.dir_y = direction.y; ray.dir_z = direction.z
         ray.tnear = near; ray.tfar = far; ray.mask = mask
-        rtcOccluded1(scene, &context, &ray)
+        rtcOccluded1(target ?? scene, &context, &ray)
         return ray.tfar < 0
     }
 }

@@ -62,7 +62,7 @@ final class ShadowBatches {
                 let k = base + lane
                 packet.setShadow(lane, origin: origin[k], direction: direction[k], near: near[k], far: far[k], mask: HeadScene.shadowMask)
             }
-            scene.occluded(packet: packet, count: n, coherent: b > 0)
+            scene.occluded(packet: packet, count: n, coherent: b > 0, in: scene.shadowScene)
             var blocked: UInt32 = 0
             for lane in 0..<n where packet.occluded(lane) { blocked |= 1 << UInt32(lane) }
             // Blocked rays in a scene with strands: a second query, against the head mesh and
@@ -76,7 +76,7 @@ final class ShadowBatches {
                     packet.setShadow(m, origin: origin[k], direction: direction[k], near: near[k], far: far[k], mask: opaque)
                     m += 1
                 }
-                scene.occluded(packet: packet, count: m, coherent: b > 0)
+                scene.occluded(packet: packet, count: m, coherent: b > 0, in: scene.opaqueScene)
                 m = 0
                 for lane in 0..<n where blocked & (1 << UInt32(lane)) != 0 {
                     if !packet.occluded(m) { throughStrands |= 1 << UInt32(lane) }
@@ -109,11 +109,11 @@ extension RayPacket {
 extension HeadScene {
     /// Occlusion of the first `count` lanes of `packet` (`rtcOccluded16`).
     @inline(__always)
-    func occluded(packet: RayPacket, count: Int, coherent: Bool) {
+    func occluded(packet: RayPacket, count: Int, coherent: Bool, in target: RTCScene) {
         var context = RTCIntersectContext()
         rtcInitIntersectContext(&context)
         if coherent { context.flags = RTC_INTERSECT_CONTEXT_FLAG_COHERENT }
         for lane in 0..<RayPacket.width { packet.valid[lane] = lane < count ? -1 : 0 }
-        rtcOccluded16(packet.valid, scene, &context, OpaquePointer(packet.raw))
+        rtcOccluded16(packet.valid, target, &context, OpaquePointer(packet.raw))
     }
 }

@@ -18,6 +18,7 @@ struct Benchmark: ParsableCommand {
         @Option(help: "Images per size.") var images: Int = 6
         @Option(help: "Threads (0 = one per core).") var threads: Int = 0
         @Option(help: "Scalp strands of the hair-heavy scene.") var hairStrands: Int = 60000
+        @Flag(help: "Only the hairless line per size (no hair, accessory or corpus lines).") var hairlessOnly = false
 
         func run() throws {
             try runReportingErrors {
@@ -51,9 +52,11 @@ struct Benchmark: ParsableCommand {
                     print(String(format: "%4d²  %5.2f images/s (%.2f CPU s/image: %.2f images/s on %d idle cores)  pipeline %5.1f Mrays/s | bare Embree primary: %5.1f Mrays/s single, %5.1f Mrays/s 16-wide (pipeline/packets %.2f) | scene build (pose+BVH) %.1f ms",
                                  size, Double(images) / seconds, cpu / Double(images), Double(workers) * Double(images) / cpu, workers,
                                  pipeline / 1e6, single.raysPerSecond / 1e6, packet.raysPerSecond / 1e6, pipeline / packet.raysPerSecond, build * 1000))
+                    if hairlessOnly { continue }
                     try hairLine(m, size: size)
                     try accessoryLine(m, size: size)
                 }
+                if hairlessOnly { return }
                 // Corpus writing share and memory: a small corpus at the first size.
                 let dir = FileManager.default.temporaryDirectory.appendingPathComponent("headlab-bench-\(getpid())")
                 try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)

@@ -1,4 +1,5 @@
 import XCTest
+import Rendering
 import TestSupport
 @testable import Generation
 
@@ -33,6 +34,9 @@ final class RecipeTests: XCTestCase {
         XCTAssertEqual(r.focalMM, UniformRange(30, 40)); XCTAssertEqual(r.yaw, 10)
         XCTAssertEqual(r.melanin, UniformRange(0.3, 0.3))
         XCTAssertEqual(r.samplesPerPixel, Recipe().samplesPerPixel)
+        XCTAssertEqual(r.renderSettings().shadingSamples, 0)
+        let capped = try Recipe.parse("image: {samples_per_pixel: 16, shading_samples: 8}\n", file: "r.yaml")
+        XCTAssertEqual(capped.renderSettings(threads: 2), { var s = RenderSettings(samplesPerPixel: 16, threads: 2); s.shadingSamples = 8; return s }())
     }
 
     func testErrorsNameFileLineAndKey() {
@@ -46,6 +50,7 @@ final class RecipeTests: XCTestCase {
         check("name: x\nrig:\n  kind: in_the_wild\n  yawn: 3\n", ["bad.yaml:4", "rig.yawn", "unknown key"], line: 4)
         check("image:\n  width: -5\n", ["bad.yaml:2", "image.width", "outside"], line: 2)
         check("image:\n  width: lots\n", ["image.width", "whole number"])
+        check("image:\n  shading_samples: -2\n", ["bad.yaml:2", "image.shading_samples", "outside"], line: 2)
         check("rig: {focal_mm: [50, 20]}\n", ["rig.focal_mm", "min > max"])
         check("rig: {kind: orbit}\n", ["rig.kind", "orbit"])
         check("lighting: {environments: {studio: 0}}\n", ["lighting.environments", "zero"])
