@@ -141,7 +141,7 @@ public final class Softmax<Scalar: NNScalar>: Layer {
                 for j in 0..<k { row[j] = Scalar.exp(row[j] - m); s += row[j] }
             }
             let inv = 1 / s
-            for j in 0..<k { row[j] *= inv }
+            scaleInPlace(row, count: k, by: inv)
             maxima?[r] = m
             inverseSums?[r] = inv
         }
@@ -153,13 +153,13 @@ public final class Softmax<Scalar: NNScalar>: Layer {
                                     maxima: UnsafePointer<Scalar>, inverseSums: UnsafePointer<Scalar>) {
         for r in 0..<rows {
             let row = p + r * k, m = maxima[r], inv = inverseSums[r]
-            if Scalar.self == Float.self {
+            if Scalar.self == Float.self {   // one pass: the same e^(x − m), then the same · 1/Σ, as rowSoftmax
                 let f = UnsafeMutableRawPointer(row).assumingMemoryBound(to: Float.self)
-                _ = expShiftedInPlace(f, count: k, shift: unsafeBitCast(m, to: Float.self))
+                expShiftedScaledInPlace(f, count: k, shift: unsafeBitCast(m, to: Float.self), scale: unsafeBitCast(inv, to: Float.self))
             } else {
                 for j in 0..<k { row[j] = Scalar.exp(row[j] - m) }
+                for j in 0..<k { row[j] *= inv }
             }
-            for j in 0..<k { row[j] *= inv }
         }
     }
 
@@ -170,7 +170,13 @@ public final class Softmax<Scalar: NNScalar>: Layer {
         for r in 0..<rows {
             let o = r * k
             let dot = dotProduct(dy + o, y + o, count: k)
-            for j in 0..<k { dx[o + j] += y[o + j] * (dy[o + j] - dot) }
+            if Scalar.self == Float.self {
+                let f = { (p: UnsafePointer<Scalar>) in UnsafeRawPointer(p).assumingMemoryBound(to: Float.self) }
+                softmaxGradientFloat(y: f(y + o), dy: f(dy + o), dot: unsafeBitCast(dot, to: Float.self),
+                                     into: UnsafeMutableRawPointer(dx + o).assumingMemoryBound(to: Float.self), count: k, accumulate: true)
+            } else {
+                for j in 0..<k { dx[o + j] += y[o + j] * (dy[o + j] - dot) }
+            }
         }
     }
 
@@ -180,7 +186,13 @@ public final class Softmax<Scalar: NNScalar>: Layer {
         for r in 0..<rows {
             let o = r * k
             let dot = dotProduct(UnsafePointer(g + o), y + o, count: k)
-            for j in 0..<k { g[o + j] = y[o + j] * (g[o + j] - dot) }
+            if Scalar.self == Float.self {
+                let gf = UnsafeMutableRawPointer(g + o).assumingMemoryBound(to: Float.self)
+                softmaxGradientFloat(y: UnsafeRawPointer(y + o).assumingMemoryBound(to: Float.self), dy: UnsafePointer(gf),
+                                     dot: unsafeBitCast(dot, to: Float.self), into: gf, count: k, accumulate: false)
+            } else {
+                for j in 0..<k { g[o + j] = y[o + j] * (g[o + j] - dot) }
+            }
         }
     }
 
@@ -250,6 +262,56 @@ func expShiftedInPlace(_ p: UnsafeMutablePointer<Float>, count: Int, shift: Floa
     var tail: Float = horizontalSum(sum)
     while j < count { p[j] = fastExpFloat(p[j] - shift); tail += p[j]; j += 1 }
     return tail
+}
+
+/// p[i] = e^(p[i] − shift) · scale for Float, 16 lanes at a time: the same operations as `expShiftedInPlace`
+/// followed by `scaleInPlace`, in one pass.
+@inline(__always)
+func expShiftedScaledInPlace(_ p: UnsafeMutablePointer<Float>, count: Int, shift: Float, scale: Float) {
+    var j = 0
+    let raw = UnsafeMutableRawPointer(p)
+    while j + 16 <= count {
+        let v = fastExp16(raw.loadUnaligned(fromByteOffset: 4 * j, as: SIMD16<Float>.self) - shift)
+        raw.storeBytes(of: v * scale, toByteOffset: 4 * j, as: SIMD16<Float>.self)
+        j += 16
+    }
+    while j < count { p[j] = fastExpFloat(p[j] - shift) * scale; j += 1 }
+}
+
+/// p[i] ·= factor (Float 16 lanes at a time; the stdlib loop on generic pointers stays scalar).
+@inline(__always)
+func scaleInPlace<Scalar: NNScalar>(_ p: UnsafeMutablePointer<Scalar>, count: Int, by factor: Scalar) {
+    if Scalar.self == Float.self {
+        let raw = UnsafeMutableRawPointer(p), f = unsafeBitCast(factor, to: Float.self)
+        var j = 0
+        while j + 16 <= count {
+            raw.storeBytes(of: raw.loadUnaligned(fromByteOffset: 4 * j, as: SIMD16<Float>.self) * f, toByteOffset: 4 * j, as: SIMD16<Float>.self)
+            j += 16
+        }
+        while j < count { raw.storeBytes(of: raw.load(fromByteOffset: 4 * j, as: Float.self) * f, toByteOffset: 4 * j, as: Float.self); j += 1 }
+        return
+    }
+    for j in 0..<count { p[j] *= factor }
+}
+
+/// The softmax backward row update, 16 lanes at a time: out[i] (+)= y[i] · (dy[i] − dot). `out` may be `dy` itself
+/// (in place, accumulate false): each lane is read before it is written.
+@inline(__always)
+func softmaxGradientFloat(y: UnsafePointer<Float>, dy: UnsafePointer<Float>, dot: Float, into out: UnsafeMutablePointer<Float>,
+                          count: Int, accumulate: Bool) {
+    let yr = UnsafeRawPointer(y), gr = UnsafeRawPointer(dy), or = UnsafeMutableRawPointer(out)
+    var j = 0
+    while j + 16 <= count {
+        var v = yr.loadUnaligned(fromByteOffset: 4 * j, as: SIMD16<Float>.self) * (gr.loadUnaligned(fromByteOffset: 4 * j, as: SIMD16<Float>.self) - dot)
+        if accumulate { v += or.loadUnaligned(fromByteOffset: 4 * j, as: SIMD16<Float>.self) }
+        or.storeBytes(of: v, toByteOffset: 4 * j, as: SIMD16<Float>.self)
+        j += 16
+    }
+    while j < count {
+        let v = y[j] * (dy[j] - dot)
+        out[j] = accumulate ? out[j] + v : v
+        j += 1
+    }
 }
 
 /// max of p[0..<count] (count ≥ 1), 16 lanes at a time.

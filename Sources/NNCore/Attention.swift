@@ -32,6 +32,10 @@ public final class MultiHeadSelfAttention<Scalar: NNScalar>: Layer {
 
     func blockRows(_ t: Int) -> Int { min(t, max(1, queryBlockRows ?? max(16, 65_536 / max(t, 1)))) }
 
+    /// Float with head width a multiple of 16 runs `attentionForwardFloat`/`attentionBackwardFloat` (SIMD kernel,
+    /// no per-call packing); Double and other widths run the GEMM path (the gradient checker's reference).
+    func usesFloatKernel(headWidth d: Int) -> Bool { Scalar.self == Float.self && d % 16 == 0 }
+
     @_specialize(where Scalar == Float)
     public func callAsFunction(_ x: Tensor<Scalar>) -> Tensor<Scalar> {
         precondition(x.rank == 3 && x.shape[2] == dim, "MultiHeadSelfAttention: input \(x.shape), want [B, T, \(dim)]")
@@ -47,6 +51,13 @@ public final class MultiHeadSelfAttention<Scalar: NNScalar>: Layer {
         rowInverseSum.withUnsafeMutableBufferPointer { ip in
         o.data.withUnsafeMutableBufferPointer { op in
             let qBase = qp.baseAddress!, oBase = op.baseAddress!, mBase = mp.baseAddress!, iBase = ip.baseAddress!
+            if usesFloatKernel(headWidth: d) {
+                func f(_ p: UnsafePointer<Scalar>) -> UnsafePointer<Float> { UnsafeRawPointer(p).assumingMemoryBound(to: Float.self) }
+                func f(_ p: UnsafeMutablePointer<Scalar>) -> UnsafeMutablePointer<Float> { UnsafeMutableRawPointer(p).assumingMemoryBound(to: Float.self) }
+                attentionForwardFloat(qkv: f(qBase), output: f(oBase), maxima: f(mBase), inverseSums: f(iBase),
+                                      batch: b, tokens: t, dim: c, heads: heads, blockRows: rows)
+                return
+            }
             parallelChunks(b * heads * blocks) { _, units in   // units write disjoint o rows/columns and row statistics
                 let scores = UnsafeMutablePointer<Scalar>.allocate(capacity: rows * t)   // S/P block [R, T]
                 defer { scores.deallocate() }
@@ -82,6 +93,13 @@ public final class MultiHeadSelfAttention<Scalar: NNScalar>: Layer {
         dQKV.data.withUnsafeMutableBufferPointer { dqp in
             let qBase = qp.baseAddress!, gBase = gp.baseAddress!, dqBase = dqp.baseAddress!
             let mBase = mp.baseAddress!, iBase = ip.baseAddress!
+            if usesFloatKernel(headWidth: d) {
+                func f(_ p: UnsafePointer<Scalar>) -> UnsafePointer<Float> { UnsafeRawPointer(p).assumingMemoryBound(to: Float.self) }
+                attentionBackwardFloat(qkv: f(qBase), outputGrad: f(gBase), maxima: f(mBase), inverseSums: f(iBase),
+                                       qkvGrad: UnsafeMutableRawPointer(dqBase).assumingMemoryBound(to: Float.self),
+                                       batch: b, tokens: t, dim: c, heads: heads, blockRows: queryBlockRows ?? max(16, 131_072 / max(t, 1)))
+                return
+            }
             parallelChunks(b * heads) { _, pairs in   // (batch, head) pairs write disjoint dq/dk/dv columns
                 let p = UnsafeMutablePointer<Scalar>.allocate(capacity: rows * t)    // P block [R, T]
                 let dP = UnsafeMutablePointer<Scalar>.allocate(capacity: rows * t)   // dP, then dS, block [R, T]
@@ -117,6 +135,106 @@ public final class MultiHeadSelfAttention<Scalar: NNScalar>: Layer {
             }
         } } } } }
         qkv.backward(dQKV, inputGrad: &dx)
+    }
+}
+
+/// Row stride of the [·, Tp] panels and blocks: Tp plus 16 when Tp is a multiple of 256 floats (1 KB), so that
+/// successive rows do not map to the same L1 sets (a 4 KB stride made every kernel step miss L1).
+func attentionRowStride(_ padded: Int) -> Int { padded % 256 == 0 ? padded + 16 : padded }
+
+/// The Float attention core (head width D a multiple of 16): the same blocked algorithm as the GEMM path, with
+/// `attentionGemm` for the products and Kᵀ kept as a zero-padded [D, Tp] panel (Tp = T rounded up to 16) per
+/// (batch, head), so scores come out in 16-lane rows. Work units are (batch, head, query block) triples.
+/// qkv [B, T, 3C] → output [B, T, C] (overwritten), maxima/inverseSums [B, heads, T].
+func attentionForwardFloat(qkv: UnsafePointer<Float>, output: UnsafeMutablePointer<Float>, maxima: UnsafeMutablePointer<Float>,
+                           inverseSums: UnsafeMutablePointer<Float>, batch b: Int, tokens t: Int, dim c: Int, heads: Int,
+                           blockRows rows: Int) {
+    let d = c / heads, scale = 1 / Float(d).squareRoot(), padded = (t + 15) & ~15, blocks = (t + rows - 1) / rows
+    let ld = attentionRowStride(padded)
+    parallelChunks(b * heads * blocks) { _, units in   // units write disjoint output rows/columns and row statistics
+        let keysT = UnsafeMutablePointer<Float>.allocate(capacity: d * ld)      // Kᵀ [D, Tp] (row stride ld), zero padding columns
+        let scores = UnsafeMutablePointer<Float>.allocate(capacity: rows * ld)  // S/P block [R, Tp] (row stride ld)
+        let values = UnsafeMutablePointer<Float>.allocate(capacity: t * d)       // v [T, D] contiguous (streamed by P·v)
+        defer { keysT.deallocate(); scores.deallocate(); values.deallocate() }
+        keysT.initialize(repeating: 0, count: d * ld)
+        var loadedPair = -1
+        for unit in units {
+            let pair = unit / blocks, r0 = (unit % blocks) * rows, r = min(rows, t - r0)
+            let bi = pair / heads, h = pair % heads
+            let q = qkv + bi * t * 3 * c + h * d, k = q + c, v = q + 2 * c
+            if pair != loadedPair {
+                transposeFloat(k, lds: 3 * c, rows: t, columns: d, keysT, ldd: ld, accumulate: false)
+                for j in 0..<t { (values + j * d).update(from: v + j * 3 * c, count: d) }
+                loadedPair = pair
+            }
+            // S[R, Tp] = scale · q[r0..<r0+R, D] · Kᵀ[D, Tp]
+            attentionGemm(m: r, n: padded, k: d, alpha: scale, x: q + r0 * 3 * c, xRow: 3 * c, xDepth: 1,
+                          y: keysT, ldy: ld, c: scores, ldc: ld, accumulate: false)
+            for i in 0..<r {
+                Softmax<Float>.rowSoftmax(scores + i * ld, rows: 1, k: t, maxima: maxima + pair * t + r0 + i,
+                                          inverseSums: inverseSums + pair * t + r0 + i)
+            }
+            // o[R, D] = P[R, T] · v[T, D]
+            attentionGemm(m: r, n: d, k: t, alpha: 1, x: scores, xRow: ld, xDepth: 1,
+                          y: values, ldy: d, c: output + (bi * t + r0) * c + h * d, ldc: c, accumulate: false)
+        }
+    }
+}
+
+/// Backward of `attentionForwardFloat`, per (batch, head) pair: P is recomputed block by block with the same kernel
+/// (bit-identical to the forward's), dP = dO·vᵀ, dvᵀ += dOᵀ·P, dS = P ⊙ (dP − ⟨dP, P⟩), dq += dS·k/√D,
+/// dkᵀ += qᵀ·dS/√D; dkᵀ and dvᵀ live in [D, Tp] panels and are added into dqkv at the end of the pair.
+/// outputGrad dO [B, T, C]; qkvGrad [B, T, 3C] accumulated.
+func attentionBackwardFloat(qkv: UnsafePointer<Float>, outputGrad: UnsafePointer<Float>, maxima: UnsafePointer<Float>,
+                            inverseSums: UnsafePointer<Float>, qkvGrad: UnsafeMutablePointer<Float>,
+                            batch b: Int, tokens t: Int, dim c: Int, heads: Int, blockRows: Int) {
+    let d = c / heads, scale = 1 / Float(d).squareRoot(), padded = (t + 15) & ~15
+    let rows = min(t, blockRows), blocks = (t + rows - 1) / rows, ld = attentionRowStride(padded)
+    parallelChunks(b * heads) { _, pairs in   // pairs write disjoint dq/dk/dv columns
+        let panels = UnsafeMutablePointer<Float>.allocate(capacity: 4 * d * ld)   // Kᵀ, Vᵀ, dKᵀ, dVᵀ [D, Tp] each (row stride ld)
+        let p = UnsafeMutablePointer<Float>.allocate(capacity: rows * ld)          // P block [R, Tp] (row stride ld)
+        let dP = UnsafeMutablePointer<Float>.allocate(capacity: rows * ld)         // dP, then dS, block [R, Tp] (row stride ld)
+        let keys = UnsafeMutablePointer<Float>.allocate(capacity: t * d)           // k [T, D] contiguous (streamed by dS·k)
+        defer { panels.deallocate(); p.deallocate(); dP.deallocate(); keys.deallocate() }
+        panels.initialize(repeating: 0, count: 4 * d * ld)
+        let keysT = panels, valuesT = panels + d * ld, keysGradT = valuesT + d * ld, valuesGradT = keysGradT + d * ld
+        for pair in pairs {
+            let bi = pair / heads, h = pair % heads
+            let off = bi * t * 3 * c + h * d
+            let q = qkv + off, k = q + c, v = q + 2 * c
+            let dq = qkvGrad + off, dk = dq + c, dv = dq + 2 * c
+            transposeFloat(k, lds: 3 * c, rows: t, columns: d, keysT, ldd: ld, accumulate: false)
+            transposeFloat(v, lds: 3 * c, rows: t, columns: d, valuesT, ldd: ld, accumulate: false)
+            for j in 0..<t { (keys + j * d).update(from: k + j * 3 * c, count: d) }
+            keysGradT.update(repeating: 0, count: 2 * d * ld)
+            for block in 0..<blocks {
+                let r0 = block * rows, r = min(rows, t - r0)
+                let g = outputGrad + (bi * t + r0) * c + h * d   // dO rows [R, D]
+                // Recompute P exactly as the forward did.
+                attentionGemm(m: r, n: padded, k: d, alpha: scale, x: q + r0 * 3 * c, xRow: 3 * c, xDepth: 1,
+                              y: keysT, ldy: ld, c: p, ldc: ld, accumulate: false)
+                for i in 0..<r {
+                    Softmax<Float>.rowSoftmaxRecompute(p + i * ld, rows: 1, k: t, maxima: maxima + pair * t + r0 + i,
+                                                       inverseSums: inverseSums + pair * t + r0 + i)
+                }
+                // dP[R, Tp] = dO[R, D] · vᵀ ; dvᵀ[D, Tp] += dOᵀ · P
+                attentionGemm(m: r, n: padded, k: d, alpha: 1, x: g, xRow: c, xDepth: 1,
+                              y: valuesT, ldy: ld, c: dP, ldc: ld, accumulate: false)
+                attentionGemm(m: d, n: padded, k: r, alpha: 1, x: g, xRow: 1, xDepth: c,
+                              y: p, ldy: ld, c: valuesGradT, ldc: ld, accumulate: true)
+                // dS = P ⊙ (dP − ⟨dP, P⟩), in place in dP (padding columns stay 0)
+                for i in 0..<r {
+                    Softmax<Float>.rowSoftmaxBackwardInPlace(y: UnsafePointer(p + i * ld), gradient: dP + i * ld, rows: 1, k: t)
+                }
+                // dq[R, D] += scale · dS · k ; dkᵀ[D, Tp] += scale · qᵀ · dS
+                attentionGemm(m: r, n: d, k: t, alpha: scale, x: dP, xRow: ld, xDepth: 1,
+                              y: keys, ldy: d, c: dq + r0 * 3 * c, ldc: 3 * c, accumulate: true)
+                attentionGemm(m: d, n: padded, k: r, alpha: scale, x: q + r0 * 3 * c, xRow: 1, xDepth: 3 * c,
+                              y: dP, ldy: ld, c: keysGradT, ldc: ld, accumulate: true)
+            }
+            transposeFloat(keysGradT, lds: ld, rows: d, columns: t, dk, ldd: 3 * c, accumulate: true)
+            transposeFloat(valuesGradT, lds: ld, rows: d, columns: t, dv, ldd: 3 * c, accumulate: true)
+        }
     }
 }
 

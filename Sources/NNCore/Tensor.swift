@@ -69,10 +69,16 @@ public struct Tensor<Scalar: NNScalar>: Equatable, Sendable {
     public var data: [Scalar]
 
     /// A tensor of zeros. (Inlinable so that other modules get a specialised fill, not a per-element generic copy.)
+    /// One memset (0.0 is all-zero bits in IEEE formats): `[Scalar](repeating: 0, …)` in an unspecialised context
+    /// copies element by element through the value witness.
     @inlinable
     public init(zeros shape: [Int]) {
         self.shape = shape
-        data = [Scalar](repeating: 0, count: shape.reduce(1, *))
+        let count = shape.reduce(1, *)
+        data = [Scalar](unsafeUninitializedCapacity: count) { buffer, initialized in
+            if count > 0 { memset(buffer.baseAddress!, 0, count * MemoryLayout<Scalar>.stride) }
+            initialized = count
+        }
     }
 
     /// A tensor whose storage the caller overwrites completely before reading it (skips zero-filling).
@@ -139,16 +145,17 @@ public struct Tensor<Scalar: NNScalar>: Equatable, Sendable {
 /// Fills a tensor-shaped array with standard normals from any seeded generator (tests, dropout-free toys).
 public func randomNormalTensor<Scalar: NNScalar, G: RandomNumberGenerator>(_ shape: [Int], scale: Double = 1,
                                                                           using rng: inout G) -> Tensor<Scalar> {
-    var t = Tensor<Scalar>(zeros: shape)
-    for i in 0..<t.count { t.data[i] = Scalar(standardNormal(using: &rng) * scale) }
-    return t
+    let count = shape.reduce(1, *)
+    var values = [Double](repeating: 0, count: count)   // [count] drawn in Double, converted once
+    for i in 0..<count { values[i] = standardNormal(using: &rng) * scale }
+    return Tensor(shape: shape, data: convertedScalars(values))
 }
 
-/// A standard normal draw by Box–Muller (Double precision) from any generator.
-@inlinable
+/// A standard normal draw by Box–Muller (Double precision) from any generator. u1, u2 are the values of
+/// `Double.random(in: 0..<1, using:)` (bit for bit, see `unitIntervalDraw`), u1 floored at 1e-300.
 public func standardNormal<G: RandomNumberGenerator>(using rng: inout G) -> Double {
-    let u1 = max(Double.random(in: 0..<1, using: &rng), 1e-300)
-    let u2 = Double.random(in: 0..<1, using: &rng)
+    let u1 = max(unitIntervalDraw(using: &rng), 1e-300)
+    let u2 = unitIntervalDraw(using: &rng)
     return (-2 * Foundation.log(u1)).squareRoot() * Foundation.cos(2 * Double.pi * u2)
 }
 
@@ -191,6 +198,15 @@ extension Layer {
 }
 
 import Dispatch
+
+/// Makes glibc keep freed memory for reuse instead of returning it to the kernel: large blocks come from the heap
+/// (below 32 MB, glibc's ceiling for this setting) and the heap top is not trimmed. A training step allocates and
+/// frees the same multi-megabyte activations every step; served by fresh mmaps, every page is faulted in and zeroed
+/// again (≈ 10 % of a head step on this VM). Process-wide; call once before training or benchmarking.
+public func keepFreedMemoryForReuse() {
+    _ = mallopt(M_MMAP_THRESHOLD, 32 << 20)
+    _ = mallopt(M_TRIM_THRESHOLD, Int32.max)
+}
 
 /// Worker threads the layers use for batch-level parallelism (`DispatchQueue.concurrentPerform`);
 /// 1 runs everything on the calling thread. Results do not depend on it except for the order in which

@@ -23,6 +23,7 @@ extension Benchmark {
             try runReportingErrors {
                 blasThreads = threads
                 nnThreadCount = threads
+                keepFreedMemoryForReuse()
                 let backboneNames = backbones == "none" ? [] : backbones.split(separator: ",").map(String.init)
                 let sizeList = try intList(sizes, "--sizes"), batchList = try intList(backboneBatches, "--backbone-batches")
                 for name in backboneNames where !["vit_s16", "vit_s14", "effnet_lite0"].contains(name) {

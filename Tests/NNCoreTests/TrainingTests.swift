@@ -194,4 +194,42 @@ final class TrainingTests: XCTestCase {
         let sd = (vit.data.map { Double($0 * $0) }.reduce(0, +) / 1000).squareRoot()
         XCTAssertEqual(sd, 0.02, accuracy: 0.003)
     }
+
+    /// The fast initialisers draw exactly what the standard library's `Double.random(in:using:)` draws (same values,
+    /// same generator consumption), so seeded models are unchanged by the speed-up.
+    func testInitialiserDrawsMatchStandardLibraryBitForBit() {
+        for bound in [1.0, 0.5, 1 / 384.0.squareRoot(), 0.0625, 3e-3] {
+            var fast = SplitMix64(seed: 11), reference = SplitMix64(seed: 11)
+            for _ in 0..<20_000 {
+                let x = uniformClosedDraw(lower: -bound, upper: bound, delta: bound - -bound, using: &fast)
+                XCTAssertEqual(x.bitPattern, Double.random(in: -bound...bound, using: &reference).bitPattern)
+            }
+            XCTAssertEqual(fast.next(), reference.next(), "same generator consumption")
+        }
+        var fast = SplitMix64(seed: 12), reference = SplitMix64(seed: 12)
+        for _ in 0..<20_000 {
+            XCTAssertEqual(unitIntervalDraw(using: &fast).bitPattern, Double.random(in: 0..<1, using: &reference).bitPattern)
+        }
+        // A generator that forces Lemire's rejection branch (low product word below the threshold) and the upper bound.
+        struct Fixed: RandomNumberGenerator { var values: [UInt64]; var i = 0
+            mutating func next() -> UInt64 { defer { i += 1 }; return values[i % values.count] } }
+        for values in [[0, 0, 1 << 40, 5], [UInt64.max, UInt64.max - 1, 0x8000_0000_0000_0000], [1, 2, 3, UInt64.max >> 11]] {
+            var f = Fixed(values: values), r = Fixed(values: values)
+            for _ in 0..<8 {
+                XCTAssertEqual(uniformClosedDraw(lower: -0.25, upper: 0.25, delta: 0.5, using: &f).bitPattern,
+                               Double.random(in: -0.25...0.25, using: &r).bitPattern)
+                XCTAssertEqual(f.i, r.i)
+            }
+        }
+        var a = SplitMix64(seed: 13), b = SplitMix64(seed: 13)
+        let t: Tensor<Float> = uniformTensor([7, 9], bound: 0.3, using: &a)
+        XCTAssertEqual(t.data, (0..<63).map { _ in Float(Double.random(in: -0.3...0.3, using: &b)) })
+        let d: Tensor<Double> = randomNormalTensor([50], using: &a)
+        var u = [Double]()
+        for _ in 0..<50 {
+            let u1 = max(Double.random(in: 0..<1, using: &b), 1e-300), u2 = Double.random(in: 0..<1, using: &b)
+            u.append((-2 * log(u1)).squareRoot() * cos(2 * Double.pi * u2))
+        }
+        XCTAssertEqual(d.data, u)
+    }
 }

@@ -1,0 +1,159 @@
+// The Float products inside attention, as a register-tiled SIMD kernel instead of OpenBLAS calls.
+//
+// Attention's products are thin (one operand is [T, D] with D = head width, 32 or 64) and many (per batch × head ×
+// query block). OpenBLAS packs both operands on every call, which at these sizes costs about as much as the
+// arithmetic; this kernel reads the operands where they lie (any strides for X, so Xᵀ is free) and keeps a
+// 4 × 64 tile of C in 16 AVX-512 registers.
+
+/// C[m, n] = alpha · X·Y (+ C when `accumulate`), Float, with n a multiple of 16:
+/// X[i, p] = x[i·xRow + p·xDepth] (any strides), Y[p, j] = y[p·ldy + j], C[i, j] = c[i·ldc + j].
+///
+/// Each C lane is one sequential fused-multiply-add chain over p = 0..<k, then one multiply by alpha and one add of C,
+/// so a value depends only on its row of X and column of Y (not on m, n or the tiling): callers may block rows freely
+/// and get bit-identical results (attention's backward recomputes the forward's scores this way).
+/// Agrees with OpenBLAS sgemm to float rounding (≈ 1e-6 relative; NNCoreTests compares against the Double path).
+@inline(never)   // one compact copy with its tiles inlined (inlined into callers, the SIMD loads stopped being inlined)
+func attentionGemm(m: Int, n: Int, k: Int, alpha: Float, x: UnsafePointer<Float>, xRow: Int, xDepth: Int,
+                   y: UnsafePointer<Float>, ldy: Int, c: UnsafeMutablePointer<Float>, ldc: Int, accumulate: Bool) {
+    precondition(n % 16 == 0, "attentionGemm: n \(n) must be a multiple of 16")
+    var i = 0
+    if n == 32 {   // head width 32: 8 rows per tile so each loaded Y row feeds 16 FMAs
+        while i + 8 <= m {
+            tile8x2(k, alpha, x + i * xRow, xRow, xDepth, y, ldy, c + i * ldc, ldc, accumulate); i += 8
+        }
+    }
+    while i + 4 <= m {
+        var j = 0
+        while j + 64 <= n {
+            tile4x4(k, alpha, x + i * xRow, xRow, xDepth, y + j, ldy, c + i * ldc + j, ldc, accumulate); j += 64
+        }
+        while j + 32 <= n {
+            tile4x2(k, alpha, x + i * xRow, xRow, xDepth, y + j, ldy, c + i * ldc + j, ldc, accumulate); j += 32
+        }
+        while j < n { for r in 0..<4 { tile1x1(k, alpha, x + (i + r) * xRow, xDepth, y + j, ldy, c + (i + r) * ldc + j, accumulate) }; j += 16 }
+        i += 4
+    }
+    while i < m {
+        var j = 0
+        while j < n { tile1x1(k, alpha, x + i * xRow, xDepth, y + j, ldy, c + i * ldc + j, accumulate); j += 16 }
+        i += 1
+    }
+}
+
+@inline(__always)
+private func load16(_ p: UnsafePointer<Float>) -> SIMD16<Float> { UnsafeRawPointer(p).loadUnaligned(as: SIMD16<Float>.self) }
+
+@inline(__always)
+private func store16(_ v: SIMD16<Float>, _ p: UnsafeMutablePointer<Float>, alpha: Float, accumulate: Bool) {
+    let scaled = v * alpha
+    UnsafeMutableRawPointer(p).storeBytes(of: accumulate ? scaled + load16(p) : scaled, as: SIMD16<Float>.self)
+}
+
+/// 4 rows × 64 columns: 16 accumulators, 4 broadcasts and 4 loads per step of p.
+@inline(__always)
+private func tile4x4(_ k: Int, _ alpha: Float, _ x: UnsafePointer<Float>, _ xRow: Int, _ xDepth: Int,
+                     _ y: UnsafePointer<Float>, _ ldy: Int, _ c: UnsafeMutablePointer<Float>, _ ldc: Int, _ accumulate: Bool) {
+    var c00 = SIMD16<Float>(), c01 = SIMD16<Float>(), c02 = SIMD16<Float>(), c03 = SIMD16<Float>()
+    var c10 = SIMD16<Float>(), c11 = SIMD16<Float>(), c12 = SIMD16<Float>(), c13 = SIMD16<Float>()
+    var c20 = SIMD16<Float>(), c21 = SIMD16<Float>(), c22 = SIMD16<Float>(), c23 = SIMD16<Float>()
+    var c30 = SIMD16<Float>(), c31 = SIMD16<Float>(), c32 = SIMD16<Float>(), c33 = SIMD16<Float>()
+    var xp = x, yp = y
+    for _ in 0..<k {
+        let y0 = load16(yp), y1 = load16(yp + 16), y2 = load16(yp + 32), y3 = load16(yp + 48)
+        let a0 = SIMD16<Float>(repeating: xp[0]), a1 = SIMD16<Float>(repeating: xp[xRow])
+        let a2 = SIMD16<Float>(repeating: xp[2 * xRow]), a3 = SIMD16<Float>(repeating: xp[3 * xRow])
+        c00 = c00.addingProduct(a0, y0); c01 = c01.addingProduct(a0, y1); c02 = c02.addingProduct(a0, y2); c03 = c03.addingProduct(a0, y3)
+        c10 = c10.addingProduct(a1, y0); c11 = c11.addingProduct(a1, y1); c12 = c12.addingProduct(a1, y2); c13 = c13.addingProduct(a1, y3)
+        c20 = c20.addingProduct(a2, y0); c21 = c21.addingProduct(a2, y1); c22 = c22.addingProduct(a2, y2); c23 = c23.addingProduct(a2, y3)
+        c30 = c30.addingProduct(a3, y0); c31 = c31.addingProduct(a3, y1); c32 = c32.addingProduct(a3, y2); c33 = c33.addingProduct(a3, y3)
+        xp += xDepth; yp += ldy
+    }
+    store16(c00, c, alpha: alpha, accumulate: accumulate); store16(c01, c + 16, alpha: alpha, accumulate: accumulate)
+    store16(c02, c + 32, alpha: alpha, accumulate: accumulate); store16(c03, c + 48, alpha: alpha, accumulate: accumulate)
+    let r1 = c + ldc, r2 = c + 2 * ldc, r3 = c + 3 * ldc
+    store16(c10, r1, alpha: alpha, accumulate: accumulate); store16(c11, r1 + 16, alpha: alpha, accumulate: accumulate)
+    store16(c12, r1 + 32, alpha: alpha, accumulate: accumulate); store16(c13, r1 + 48, alpha: alpha, accumulate: accumulate)
+    store16(c20, r2, alpha: alpha, accumulate: accumulate); store16(c21, r2 + 16, alpha: alpha, accumulate: accumulate)
+    store16(c22, r2 + 32, alpha: alpha, accumulate: accumulate); store16(c23, r2 + 48, alpha: alpha, accumulate: accumulate)
+    store16(c30, r3, alpha: alpha, accumulate: accumulate); store16(c31, r3 + 16, alpha: alpha, accumulate: accumulate)
+    store16(c32, r3 + 32, alpha: alpha, accumulate: accumulate); store16(c33, r3 + 48, alpha: alpha, accumulate: accumulate)
+}
+
+/// 4 rows × 32 columns (head width 32): 8 accumulators.
+@inline(__always)
+private func tile4x2(_ k: Int, _ alpha: Float, _ x: UnsafePointer<Float>, _ xRow: Int, _ xDepth: Int,
+                     _ y: UnsafePointer<Float>, _ ldy: Int, _ c: UnsafeMutablePointer<Float>, _ ldc: Int, _ accumulate: Bool) {
+    var c00 = SIMD16<Float>(), c01 = SIMD16<Float>(), c10 = SIMD16<Float>(), c11 = SIMD16<Float>()
+    var c20 = SIMD16<Float>(), c21 = SIMD16<Float>(), c30 = SIMD16<Float>(), c31 = SIMD16<Float>()
+    var xp = x, yp = y
+    for _ in 0..<k {
+        let y0 = load16(yp), y1 = load16(yp + 16)
+        let a0 = SIMD16<Float>(repeating: xp[0]), a1 = SIMD16<Float>(repeating: xp[xRow])
+        let a2 = SIMD16<Float>(repeating: xp[2 * xRow]), a3 = SIMD16<Float>(repeating: xp[3 * xRow])
+        c00 = c00.addingProduct(a0, y0); c01 = c01.addingProduct(a0, y1)
+        c10 = c10.addingProduct(a1, y0); c11 = c11.addingProduct(a1, y1)
+        c20 = c20.addingProduct(a2, y0); c21 = c21.addingProduct(a2, y1)
+        c30 = c30.addingProduct(a3, y0); c31 = c31.addingProduct(a3, y1)
+        xp += xDepth; yp += ldy
+    }
+    let r1 = c + ldc, r2 = c + 2 * ldc, r3 = c + 3 * ldc
+    store16(c00, c, alpha: alpha, accumulate: accumulate); store16(c01, c + 16, alpha: alpha, accumulate: accumulate)
+    store16(c10, r1, alpha: alpha, accumulate: accumulate); store16(c11, r1 + 16, alpha: alpha, accumulate: accumulate)
+    store16(c20, r2, alpha: alpha, accumulate: accumulate); store16(c21, r2 + 16, alpha: alpha, accumulate: accumulate)
+    store16(c30, r3, alpha: alpha, accumulate: accumulate); store16(c31, r3 + 16, alpha: alpha, accumulate: accumulate)
+}
+
+/// 8 rows × 32 columns: 16 accumulators, 8 broadcasts and 2 loads per step of p.
+@inline(__always)
+private func tile8x2(_ k: Int, _ alpha: Float, _ x: UnsafePointer<Float>, _ xRow: Int, _ xDepth: Int,
+                     _ y: UnsafePointer<Float>, _ ldy: Int, _ c: UnsafeMutablePointer<Float>, _ ldc: Int, _ accumulate: Bool) {
+    var c00 = SIMD16<Float>(), c01 = SIMD16<Float>(), c10 = SIMD16<Float>(), c11 = SIMD16<Float>()
+    var c20 = SIMD16<Float>(), c21 = SIMD16<Float>(), c30 = SIMD16<Float>(), c31 = SIMD16<Float>()
+    var c40 = SIMD16<Float>(), c41 = SIMD16<Float>(), c50 = SIMD16<Float>(), c51 = SIMD16<Float>()
+    var c60 = SIMD16<Float>(), c61 = SIMD16<Float>(), c70 = SIMD16<Float>(), c71 = SIMD16<Float>()
+    var xp = x, yp = y
+    for _ in 0..<k {
+        let y0 = load16(yp), y1 = load16(yp + 16)
+        var a = SIMD16<Float>(repeating: xp[0]); c00 = c00.addingProduct(a, y0); c01 = c01.addingProduct(a, y1)
+        a = SIMD16<Float>(repeating: xp[xRow]); c10 = c10.addingProduct(a, y0); c11 = c11.addingProduct(a, y1)
+        a = SIMD16<Float>(repeating: xp[2 * xRow]); c20 = c20.addingProduct(a, y0); c21 = c21.addingProduct(a, y1)
+        a = SIMD16<Float>(repeating: xp[3 * xRow]); c30 = c30.addingProduct(a, y0); c31 = c31.addingProduct(a, y1)
+        a = SIMD16<Float>(repeating: xp[4 * xRow]); c40 = c40.addingProduct(a, y0); c41 = c41.addingProduct(a, y1)
+        a = SIMD16<Float>(repeating: xp[5 * xRow]); c50 = c50.addingProduct(a, y0); c51 = c51.addingProduct(a, y1)
+        a = SIMD16<Float>(repeating: xp[6 * xRow]); c60 = c60.addingProduct(a, y0); c61 = c61.addingProduct(a, y1)
+        a = SIMD16<Float>(repeating: xp[7 * xRow]); c70 = c70.addingProduct(a, y0); c71 = c71.addingProduct(a, y1)
+        xp += xDepth; yp += ldy
+    }
+    var r = c
+    store16(c00, r, alpha: alpha, accumulate: accumulate); store16(c01, r + 16, alpha: alpha, accumulate: accumulate); r += ldc
+    store16(c10, r, alpha: alpha, accumulate: accumulate); store16(c11, r + 16, alpha: alpha, accumulate: accumulate); r += ldc
+    store16(c20, r, alpha: alpha, accumulate: accumulate); store16(c21, r + 16, alpha: alpha, accumulate: accumulate); r += ldc
+    store16(c30, r, alpha: alpha, accumulate: accumulate); store16(c31, r + 16, alpha: alpha, accumulate: accumulate); r += ldc
+    store16(c40, r, alpha: alpha, accumulate: accumulate); store16(c41, r + 16, alpha: alpha, accumulate: accumulate); r += ldc
+    store16(c50, r, alpha: alpha, accumulate: accumulate); store16(c51, r + 16, alpha: alpha, accumulate: accumulate); r += ldc
+    store16(c60, r, alpha: alpha, accumulate: accumulate); store16(c61, r + 16, alpha: alpha, accumulate: accumulate); r += ldc
+    store16(c70, r, alpha: alpha, accumulate: accumulate); store16(c71, r + 16, alpha: alpha, accumulate: accumulate)
+}
+
+/// 1 row × 16 columns (edges).
+@inline(__always)
+private func tile1x1(_ k: Int, _ alpha: Float, _ x: UnsafePointer<Float>, _ xDepth: Int,
+                     _ y: UnsafePointer<Float>, _ ldy: Int, _ c: UnsafeMutablePointer<Float>, _ accumulate: Bool) {
+    var c00 = SIMD16<Float>()
+    var xp = x, yp = y
+    for _ in 0..<k {
+        c00 = c00.addingProduct(SIMD16<Float>(repeating: xp[0]), load16(yp))
+        xp += xDepth; yp += ldy
+    }
+    store16(c00, c, alpha: alpha, accumulate: accumulate)
+}
+
+/// dst[j, d] (+)= src[d, j] for d < rows, j < columns: the [D, T] ↔ [T, D] moves around the kernel
+/// (src row stride `lds`, dst row stride `ldd`).
+func transposeFloat(_ src: UnsafePointer<Float>, lds: Int, rows: Int, columns: Int,
+                    _ dst: UnsafeMutablePointer<Float>, ldd: Int, accumulate: Bool) {
+    for d in 0..<rows {
+        let s = src + d * lds
+        if accumulate { for j in 0..<columns { dst[j * ldd + d] += s[j] } } else { for j in 0..<columns { dst[j * ldd + d] = s[j] } }
+    }
+}
