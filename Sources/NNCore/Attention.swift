@@ -167,16 +167,29 @@ func attentionForwardFloat(qkv: UnsafePointer<Float>, output: UnsafeMutablePoint
                 for j in 0..<t { (values + j * d).update(from: v + j * 3 * c, count: d) }
                 loadedPair = pair
             }
-            // S[R, Tp] = scale · q[r0..<r0+R, D] · Kᵀ[D, Tp]
-            attentionGemm(m: r, n: padded, k: d, alpha: scale, x: q + r0 * 3 * c, xRow: 3 * c, xDepth: 1,
-                          y: keysT, ldy: ld, c: scores, ldc: ld, accumulate: false)
-            for i in 0..<r {
-                Softmax<Float>.rowSoftmax(scores + i * ld, rows: 1, k: t, maxima: maxima + pair * t + r0 + i,
-                                          inverseSums: inverseSums + pair * t + r0 + i)
-            }
+            attentionProbabilities(q + r0 * 3 * c, qRow: 3 * c, keysT: keysT, rows: r, depth: d, tokens: t, padded: padded, ld: ld,
+                                   scale: scale, into: scores, maxima: maxima + pair * t + r0, inverseSums: inverseSums + pair * t + r0,
+                                   recompute: false)
             // o[R, D] = P[R, T] · v[T, D]
             attentionGemm(m: r, n: d, k: t, alpha: 1, x: scores, xRow: ld, xDepth: 1,
                           y: values, ldy: d, c: output + (bi * t + r0) * c + h * d, ldc: c, accumulate: false)
+        }
+    }
+}
+
+/// One query block's probabilities P[R, Tp] = softmax(scale · q[R, D] · Kᵀ[D, Tp]) over the first `tokens`
+/// columns (row stride ld). The forward stores each row's maximum and 1/Σ; the backward (`recompute`) reuses
+/// them, which gives P bit for bit.
+@inline(__always)
+func attentionProbabilities(_ q: UnsafePointer<Float>, qRow: Int, keysT: UnsafePointer<Float>, rows r: Int, depth d: Int, tokens t: Int,
+                            padded: Int, ld: Int, scale: Float, into p: UnsafeMutablePointer<Float>,
+                            maxima: UnsafeMutablePointer<Float>, inverseSums: UnsafeMutablePointer<Float>, recompute: Bool) {
+    attentionGemm(m: r, n: padded, k: d, alpha: scale, x: q, xRow: qRow, xDepth: 1, y: keysT, ldy: ld, c: p, ldc: ld, accumulate: false)
+    for i in 0..<r {
+        if recompute {
+            Softmax<Float>.rowSoftmaxRecompute(p + i * ld, rows: 1, k: t, maxima: maxima + i, inverseSums: inverseSums + i)
+        } else {
+            Softmax<Float>.rowSoftmax(p + i * ld, rows: 1, k: t, maxima: maxima + i, inverseSums: inverseSums + i)
         }
     }
 }
@@ -211,12 +224,9 @@ func attentionBackwardFloat(qkv: UnsafePointer<Float>, outputGrad: UnsafePointer
                 let r0 = block * rows, r = min(rows, t - r0)
                 let g = outputGrad + (bi * t + r0) * c + h * d   // dO rows [R, D]
                 // Recompute P exactly as the forward did.
-                attentionGemm(m: r, n: padded, k: d, alpha: scale, x: q + r0 * 3 * c, xRow: 3 * c, xDepth: 1,
-                              y: keysT, ldy: ld, c: p, ldc: ld, accumulate: false)
-                for i in 0..<r {
-                    Softmax<Float>.rowSoftmaxRecompute(p + i * ld, rows: 1, k: t, maxima: maxima + pair * t + r0 + i,
-                                                       inverseSums: inverseSums + pair * t + r0 + i)
-                }
+                attentionProbabilities(q + r0 * 3 * c, qRow: 3 * c, keysT: keysT, rows: r, depth: d, tokens: t, padded: padded, ld: ld,
+                                       scale: scale, into: p, maxima: UnsafeMutablePointer(mutating: maxima + pair * t + r0),
+                                       inverseSums: UnsafeMutablePointer(mutating: inverseSums + pair * t + r0), recompute: true)
                 // dP[R, Tp] = dO[R, D] · vᵀ ; dvᵀ[D, Tp] += dOᵀ · P
                 attentionGemm(m: r, n: padded, k: d, alpha: 1, x: g, xRow: c, xDepth: 1,
                               y: valuesT, ldy: ld, c: dP, ldc: ld, accumulate: false)
