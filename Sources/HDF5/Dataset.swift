@@ -129,23 +129,17 @@ extension HDF5Node {
     /// Uncompressed datasets allocate every chunk up front, so the file's layout does not depend
     /// on the order rows are written in.
     public func createDataset(_ name: String, type: HDF5ElementType, shape: [Int], gzip: Int = 0) throws -> HDF5Dataset {
-        try withHDF5 {
-            let dims = shape.map { hsize_t($0) }
-            let space = H5Screate_simple(Int32(dims.count), dims, nil)
-            defer { H5Sclose(space) }
-            let dcpl = H5Pcreate(headlab_h5p_dataset_create())
-            defer { H5Pclose(dcpl) }
-            var chunk = dims.map { max(1, $0) }
+        try withHDF5 { try withNewDatasetSpace(shape) { space, dcpl in
+            var chunk = shape.map { hsize_t(max(1, $0)) }
             chunk[0] = 1
             H5Pset_chunk(dcpl, Int32(chunk.count), chunk)
             if gzip > 0 { H5Pset_deflate(dcpl, UInt32(gzip)) } else { H5Pset_alloc_time(dcpl, H5D_ALLOC_TIME_EARLY) }
-            H5Pset_obj_track_times(dcpl, false)  // no timestamps: identical inputs give identical files
             let t = type.fileType()
             defer { H5Tclose(t) }
             let d = H5Dcreate2(id, name, t, space, h5Default, dcpl, h5Default)
             guard d >= 0 else { throw error(name, "cannot create dataset") }
             return HDF5Dataset(id: d, name: join(name), filePath: filePath, shape: shape, elementType: type)
-        }
+        } }
     }
 
     public func openDataset(_ name: String) throws -> HDF5Dataset {

@@ -43,6 +43,19 @@ private let hdf5Initialised: Bool = {
 
 let h5Default = hid_t(headlab_h5p_default())
 
+/// Runs `body` with a simple dataspace of `shape` and a dataset-creation property list that
+/// records no timestamps (identical inputs give identical files); closes both afterwards.
+/// Call inside `withHDF5`.
+func withNewDatasetSpace<T>(_ shape: [Int], _ body: (_ space: hid_t, _ creation: hid_t) throws -> T) rethrows -> T {
+    let dims = shape.map { hsize_t($0) }
+    let space = H5Screate_simple(Int32(dims.count), dims, nil)
+    defer { H5Sclose(space) }
+    let dcpl = H5Pcreate(headlab_h5p_dataset_create())
+    defer { H5Pclose(dcpl) }
+    H5Pset_obj_track_times(dcpl, false)
+    return try body(space, dcpl)
+}
+
 /// Why the last HDF5 call failed, when it was a system call: ": No space left on device",
 /// ": File too large" (from HDF5's error stack), else `fallback`. Call right after the failure.
 func systemReason(_ fallback: String = "") -> String {
@@ -126,13 +139,7 @@ public class HDF5Node: @unchecked Sendable {
         guard shape.reduce(1, *) == values.count else {
             throw error(name, "shape \(shape) does not hold \(values.count) values")
         }
-        try withHDF5 {
-            let dims = shape.map { hsize_t($0) }
-            let space = H5Screate_simple(Int32(dims.count), dims, nil)
-            defer { H5Sclose(space) }
-            let dcpl = H5Pcreate(headlab_h5p_dataset_create())
-            defer { H5Pclose(dcpl) }
-            H5Pset_obj_track_times(dcpl, false)  // no timestamps: identical inputs give identical files
+        try withHDF5 { try withNewDatasetSpace(shape) { space, dcpl in
             if let c = chunks ?? (gzip != nil ? shape.map { max(1, $0) } : nil) {
                 H5Pset_chunk(dcpl, Int32(c.count), c.map { hsize_t(max(1, $0)) })
                 if let level = gzip { H5Pset_deflate(dcpl, UInt32(level)) }
@@ -142,7 +149,7 @@ public class HDF5Node: @unchecked Sendable {
             defer { H5Dclose(d) }
             let status = values.withUnsafeBytes { H5Dwrite(d, T.nativeType, hid_t(headlab_h5s_all()), hid_t(headlab_h5s_all()), h5Default, $0.baseAddress) }
             guard status >= 0 else { throw error(name, "write failed\(systemReason(" (disk full?)"))") }
-        }
+        } }
     }
 
     /// Shape of a dataset.

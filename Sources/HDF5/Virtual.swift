@@ -18,13 +18,8 @@ extension HDF5Node {
     /// from whole source datasets: no data is copied, reads go to the source files.
     /// A relative source file name is resolved by HDF5 against the virtual file's directory.
     public func createVirtualDataset(_ name: String, type: HDF5ElementType, shape: [Int], sources: [HDF5VirtualSource]) throws {
-        try withHDF5 {
+        try withHDF5 { try withNewDatasetSpace(shape) { space, dcpl in
             let dims = shape.map { hsize_t($0) }
-            let space = H5Screate_simple(Int32(dims.count), dims, nil)
-            defer { H5Sclose(space) }
-            let dcpl = H5Pcreate(headlab_h5p_dataset_create())
-            defer { H5Pclose(dcpl) }
-            H5Pset_obj_track_times(dcpl, false)
             for s in sources {
                 guard s.firstRow >= 0, s.rows > 0, s.firstRow + s.rows <= shape[0] else {
                     throw error(name, "virtual source \(s.file):\(s.dataset) rows \(s.firstRow)..<\(s.firstRow + s.rows) outside 0..<\(shape[0])")
@@ -47,7 +42,7 @@ extension HDF5Node {
             let d = H5Dcreate2(id, name, t, space, h5Default, dcpl, h5Default)
             guard d >= 0 else { throw error(name, "cannot create virtual dataset") }
             H5Dclose(d)
-        }
+        } }
     }
 
     /// True when `name` is a virtual dataset (its rows live in other files).
