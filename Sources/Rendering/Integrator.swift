@@ -98,35 +98,31 @@ public struct Integrator: Sendable {
             let first: HeadScene.Hit? = !traced ? nil : scene.hasStrands || scene.hasAccessories ? scene.trace(origin: o, direction: d)
                 : scene.intersect(origin: o, direction: d).map { .head($0) }
             var amodal: HeadScene.SurfaceHit? = nil
+            // What every front surface writes: foreground, its class, normals and depth.
+            @inline(__always) func front(_ cls: UInt8, normal n: SIMD3<Float>, position p: SIMD3<Float>) {
+                film.foreground[i] = 1
+                film.segmentation[i] = cls
+                let nc = w2c * n, nm = scene.modelRotation * n
+                for k in 0..<3 { film.normalsCamera[3 * i + k] = nc[k]; film.normalsModel[3 * i + k] = nm[k] }
+                film.depth[i] = camera.worldToCamera.apply(p).z
+            }
             switch first {
             case .head(let hit)?:
                 let cls = SegmentationClass(rawValue: scene.labels.faceClass[hit.face]) ?? .ignore
-                film.foreground[i] = 1
-                film.segmentation[i] = cls.rawValue
+                front(cls.rawValue, normal: hit.normal, position: hit.position)
                 film.skinVisible[i] = cls.isSkin ? 1 : 0
-                let nc = w2c * hit.normal, nm = scene.modelRotation * hit.normal
-                for k in 0..<3 { film.normalsCamera[3 * i + k] = nc[k]; film.normalsModel[3 * i + k] = nm[k] }
                 film.uv[2 * i] = hit.uv.x; film.uv[2 * i + 1] = hit.uv.y
-                film.depth[i] = camera.worldToCamera.apply(hit.position).z
                 film.triangle[i] = Int32(hit.face)
                 film.barycentric[2 * i] = hit.barycentric.y; film.barycentric[2 * i + 1] = hit.barycentric.z
                 amodal = hit
             case .strand(let s)?:
                 // A strand in front: its class, normal and depth; no face (triangle -1, UV 0).
-                film.foreground[i] = 1
-                film.segmentation[i] = s.segmentationClass
-                let nc = w2c * s.normal, nm = scene.modelRotation * s.normal
-                for k in 0..<3 { film.normalsCamera[3 * i + k] = nc[k]; film.normalsModel[3 * i + k] = nm[k] }
-                film.depth[i] = camera.worldToCamera.apply(s.position).z
+                front(s.segmentationClass, normal: s.normal, position: s.position)
                 // Amodal: the same ray through the head mesh only (strand layers masked out).
                 amodal = scene.intersect(origin: o, direction: d)
             case .accessory(let a)?:
                 // An accessory in front (a lens too: labelled glasses); amodal sees through it.
-                film.foreground[i] = 1
-                film.segmentation[i] = a.segmentationClass
-                let nc = w2c * a.normal, nm = scene.modelRotation * a.normal
-                for k in 0..<3 { film.normalsCamera[3 * i + k] = nc[k]; film.normalsModel[3 * i + k] = nm[k] }
-                film.depth[i] = camera.worldToCamera.apply(a.position).z
+                front(a.segmentationClass, normal: a.normal, position: a.position)
                 amodal = scene.intersect(origin: o, direction: d)
             case nil:
                 break
