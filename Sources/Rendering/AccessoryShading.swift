@@ -7,7 +7,7 @@ extension Integrator {
     func shadeNow(scene: HeadScene, _ queue: (ShadowBatches) -> SIMD3<Float>) -> SIMD3<Float> {
         let shadows = ShadowBatches(lights: lighting.lights.count + sharpBlobs.count)
         var out = queue(shadows)
-        withUnsafeMutablePointer(to: &out) { shadows.resolve(scene: scene, environment: lighting.environment, into: $0) }
+        withUnsafeMutablePointer(to: &out) { shadows.resolve(scene: scene, lighting: lighting, into: $0) }
         return out
     }
 

@@ -241,7 +241,7 @@ public struct Integrator: Sendable {
                         }
                     }
                 }
-                scratch.shadows.resolve(scene: scene, environment: lighting.environment, into: out)
+                scratch.shadows.resolve(scene: scene, lighting: lighting, into: out)
                 for lane in 0..<count {
                     switch kinds[lane] {
                     case .background: sum += out[lane]
@@ -334,8 +334,10 @@ public struct Integrator: Sendable {
     /// Starts shading a head-mesh sample: returns the unshadowed part of its radiance (the
     /// environment's reflection) and queues its occlusion rays with the radiance each carries:
     /// one cosine-weighted environment direction (pdf cos/π cancels the Lambert cos/π, so the
-    /// weight is the albedo) and a point on each light's sphere (wrapped per-channel diffuse +
-    /// GGX). Random numbers are drawn in a fixed order per sample.
+    /// weight is the albedo), one per sharp blob, and — through `shadows.surfaces`, when the
+    /// batches are resolved — a point on each light's sphere (wrapped per-channel diffuse + GGX).
+    /// Random numbers are drawn in a fixed order per sample (the lights' from a stream of the
+    /// sample's own, seeded here).
     @inline(__always)
     func queueSurface(_ hit: HeadScene.SurfaceHit, material m0: Material, direction: SIMD3<Float>, lane: Int, scene: HeadScene,
                       footprint: Float = 0, blobs: [Environment.Blob] = [], shadows: ShadowBatches, rng: inout SplitMix64) -> SIMD3<Float> {
@@ -399,23 +401,11 @@ public struct Integrator: Sendable {
             if ndl > 0 && m.specular > 0 && m.alpha >= 0.1 { c += m.specular * lobe(l, ndl: ndl) * ndl * e }
             if let w = Integrator.rouletteWeight(c, &rng) { shadows.add(1 + lightCount + k, lane: lane, origin: origin, direction: l, near: 0, far: .infinity, weight: w) }
         }
-        // Lights: a point on the light's sphere, a shadow ray, wrapped diffuse + GGX.
-        for j in lighting.lights.indices {
-            let light = lighting.lights[j]
-            var p = light.position
-            if light.radius > 0 {
-                let z = 2 * rng.uniform() - 1, (ca, sa) = cosSinTwoPi(rng.uniform()), s = max(0, 1 - z * z).squareRoot()
-                p += light.radius * SIMD3(s * ca, s * sa, z)
-            }
-            let toLight = p - hit.position
-            let dist = length(toLight), inverseDistance = 1 / dist
-            let l = toLight * inverseDistance
-            let ndl = dot(n, l)
-            if ndl <= -0.4 { continue }
-            let e = light.color * min(inverseDistance * inverseDistance, 1e4)
-            var c = diffuse * wrapped(ndl) * e
-            if ndl > 0 && m.specular > 0 { c += m.specular * lobe(l, ndl: ndl) * ndl * e }
-            if let w = Integrator.rouletteWeight(c, &rng) { shadows.add(1 + j, lane: lane, origin: origin, direction: l, near: 0, far: dist, weight: w) }
+        // Lights: a point on each light's sphere, a shadow ray, wrapped diffuse + GGX, evaluated
+        // for the packet's samples together (`SurfaceLanes`) when its batches are resolved.
+        if !lighting.lights.isEmpty {
+            shadows.surfaces.set(lane, position: hit.position, normal: n, view: v, origin: origin, albedo: m.albedo, wrap: m.wrap,
+                                 specular: m.specular, alpha: m.alpha, seed: rng.next())
         }
         return out
     }
@@ -581,7 +571,7 @@ public struct Integrator: Sendable {
                     var c = lin[3 * i + k] * effects.exposure * effects.whiteBalance[k]
                     c = c / (1 + c * 0.25) * 1.25           // soft shoulder, identity near 0
                     var s = srgb.encode255(c)
-                    if effects.noiseSigma > 0 { s += rng.normal() * effects.noiseSigma }
+                    if effects.noiseSigma > 0 { s += rng.fastNormal() * effects.noiseSigma }
                     film.rgb[3 * i + k] = UInt8(max(0, min(255, s.rounded())))
                 }
             }

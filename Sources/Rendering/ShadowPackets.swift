@@ -23,6 +23,8 @@ final class ShadowBatches {
     let weight: UnsafeMutablePointer<SIMD3<Float>>
     let count: UnsafeMutablePointer<Int>
     let packet = RayPacket()
+    /// Head samples whose light rays are still to be queued (`SurfaceLanes.queueLights`).
+    let surfaces = SurfaceLanes()
 
     /// `lights` lights (sharp blobs included): one environment batch plus one per light.
     init(lights: Int) {
@@ -40,7 +42,7 @@ final class ShadowBatches {
         sample.deallocate(); weight.deallocate(); count.deallocate()
     }
 
-    @inline(__always) func reset() { count.initialize(repeating: 0, count: batches) }
+    @inline(__always) func reset() { count.initialize(repeating: 0, count: batches); surfaces.mask = 0 }
 
     /// Queues a ray of batch `b` for sample `lane`.
     @inline(__always) func add(_ b: Int, lane: Int, origin o: SIMD3<Float>, direction d: SIMD3<Float>, near n: Float, far f: Float, weight w: SIMD3<Float>) {
@@ -49,11 +51,14 @@ final class ShadowBatches {
         count[b] += 1
     }
 
-    /// Traces every batch and adds each ray's transmitted weight to `out[sample]`; environment
-    /// rays are multiplied by `environment.radiance(direction)` first. Transmittance is
+    /// Queues the head samples' light rays (`surfaces`), then traces every batch and adds each
+    /// ray's transmitted weight to `out[sample]`; environment rays are multiplied by the
+    /// environment's `smoothRadiance(direction)` first. Transmittance is
     /// `HeadScene.transmittance`'s: 1 when nothing blocks, `strandTransmittance` when only strands
     /// do, 0 when the head or an opaque accessory does (lenses are ignored).
-    func resolve(scene: HeadScene, environment: Environment, into out: UnsafeMutablePointer<SIMD3<Float>>) {
+    func resolve(scene: HeadScene, lighting: Lighting, into out: UnsafeMutablePointer<SIMD3<Float>>) {
+        surfaces.queueLights(lighting.lights, into: self)
+        let environment = lighting.environment
         // Lenses and eyelashes never block (`HeadScene.shadowMask`); the head and opaque accessories do.
         let opaque = HeadScene.opaqueMask
         for b in 0..<batches where count[b] > 0 {

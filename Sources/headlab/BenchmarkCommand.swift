@@ -19,6 +19,7 @@ struct Benchmark: ParsableCommand {
         @Option(help: "Threads (0 = one per core).") var threads: Int = 0
         @Option(help: "Scalp strands of the hair-heavy scene.") var hairStrands: Int = 60000
         @Flag(help: "Only the hairless line per size (no hair, accessory or corpus lines).") var hairlessOnly = false
+        @Option(help: "Also measure image noise on this many images per size: RMS difference (sRGB levels, skin) from a 256-spp render.") var noise = 0
 
         func run() throws {
             try runReportingErrors {
@@ -30,13 +31,14 @@ struct Benchmark: ParsableCommand {
                     let g = try Generator(recipe: recipe, model: m, seed: 1)
                     let film = Film(width: size, height: size)
                     _ = try g.render(g.spec(images), into: film, threads: threads)  // warm-up (another subject: no cached scene)
-                    var seconds = 0.0, rays = 0.0, cpu = 0.0
+                    var seconds = 0.0, rays = 0.0, cpu = 0.0, hits = 0.0, lights = 0
                     for k in 0..<images {
                         let spec = g.spec(k)
                         let t0 = Date(), c0 = cpuSeconds()
                         _ = try g.render(spec, into: film, threads: threads)
                         seconds += Date().timeIntervalSince(t0); cpu += cpuSeconds() - c0
                         let hit = Double(film.coverage.reduce(0) { $0 + Int($1) }) / (255 * Double(size * size))
+                        hits += hit; lights += spec.lighting.lights.count
                         rays += Integrator(appearance: spec.appearance, lighting: spec.lighting, background: spec.background,
                                            effects: spec.effects, settings: RenderSettings(samplesPerPixel: spp))
                             .raysPerImage(width: size, height: size, hitFraction: hit)
@@ -52,6 +54,8 @@ struct Benchmark: ParsableCommand {
                     print(String(format: "%4d²  %5.2f images/s (%.2f CPU s/image: %.2f images/s on %d idle cores)  pipeline %5.1f Mrays/s | bare Embree primary: %5.1f Mrays/s single, %5.1f Mrays/s 16-wide (pipeline/packets %.2f) | scene build (pose+BVH) %.1f ms",
                                  size, Double(images) / seconds, cpu / Double(images), Double(workers) * Double(images) / cpu, workers,
                                  pipeline / 1e6, single.raysPerSecond / 1e6, packet.raysPerSecond / 1e6, pipeline / packet.raysPerSecond, build * 1000))
+                    print(String(format: "      (scenes: %.1f%% of samples hit the head, %.1f lights on average)", 100 * hits / Double(images), Double(lights) / Double(images)))
+                    if noise > 0 { try noiseLine(m, size: size) }
                     if hairlessOnly { continue }
                     try hairLine(m, size: size)
                     try accessoryLine(m, size: size)
@@ -105,6 +109,36 @@ extension Benchmark.Render {
                      scene.growSeconds * 1000, scene.strandBVHSeconds * 1000))
     }
 }
+
+extension Benchmark.Render {
+    /// Image noise of the benchmark's renders (a guard for speed work: a faster renderer must not
+    /// be a noisier one): on the hairless benchmark heads with camera effects off (no sensor
+    /// noise, blur or compression), the RMS difference of 8-bit sRGB values from a 256-spp render
+    /// of the same head, over pixels whose centre is visible skin and that are fully covered.
+    func noiseLine(_ m: HeadModel, size: Int) throws {
+        func generator(spp: Int) throws -> Generator {
+            var recipe = try Recipe.parse("image: {width: \(size), height: \(size), samples_per_pixel: \(spp)}\n", file: "benchmark")
+            recipe.cropProbability = 0
+            return try Generator(recipe: recipe, model: m, seed: 1)
+        }
+        let reference = try generator(spp: 256), g = try generator(spp: spp)
+        let film = Film(width: size, height: size), truth = Film(width: size, height: size)
+        var squares = 0.0, pixels = 0
+        for k in 0..<noise {
+            var spec = reference.spec(k)
+            spec.effects.noiseSigma = 0; spec.effects.blurRadius = 0; spec.effects.compressionQuality = 0
+            _ = try reference.render(spec, into: truth, threads: threads)
+            _ = try g.render(spec, into: film, threads: threads)
+            for p in 0..<(size * size) where truth.skinVisible[p] == 1 && truth.coverage[p] == 255 {
+                pixels += 1
+                for c in 0..<3 { let d = Double(film.rgb[3 * p + c]) - Double(truth.rgb[3 * p + c]); squares += d * d }
+            }
+        }
+        print(String(format: "%4d²  noise: %.2f sRGB levels RMS on skin against 256 spp (%d images, camera effects off)",
+                     size, (squares / Double(max(1, 3 * pixels))).squareRoot(), noise))
+    }
+}
+
 
 extension Benchmark.Render {
     /// Render workers (the `--threads` option, 0 = one per core).
