@@ -374,13 +374,14 @@ public struct Integrator: Sendable {
         if m.specular > 0 {
             let refl = 2 * ndv * n - v
             // Mirror-like surfaces (cornea, sclera) reflect the whole environment, sharp blobs
-            // included (the catch light); rough ones see the smooth part, their sharp-blob
-            // highlights come from the sampled blobs below.
-            var l = m.alpha < 0.1 ? lighting.environment.radiance(refl) : lighting.environment.smoothRadiance(refl)
-            // A rough lobe sees a blurred environment: clamp sharp sources (sun, softboxes) that
-            // would otherwise turn pore-scale normal noise into fireflies.
-            if m.alpha >= 0.1 { l = pointwiseMin(l, SIMD3(repeating: 1.5)) * 0.35 }
-            out += m.specular * fresnel(max(0, ndv)) * l
+            // included (the catch light); rough ones see the smooth part, clamped
+            // (`SurfaceLanes.addReflections`, 16 samples at once), their sharp-blob highlights
+            // come from the sampled blobs below.
+            if m.alpha < 0.1 {
+                out += m.specular * fresnel(max(0, ndv)) * lighting.environment.radiance(refl)
+            } else {
+                shadows.surfaces.setReflection(lane, direction: refl, weight: m.specular * fresnel(max(0, ndv)))
+            }
         }
         // Per-sample constants of the light loops: wrapped diffuse = albedo/π · max(0, (n·l + w)/(1 + w)).
         let diffuse = m.albedo * (1 / Float.pi), wrapScale = 1 / (1 + m.wrap)

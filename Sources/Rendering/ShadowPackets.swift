@@ -42,7 +42,7 @@ final class ShadowBatches {
         sample.deallocate(); weight.deallocate(); count.deallocate()
     }
 
-    @inline(__always) func reset() { count.initialize(repeating: 0, count: batches); surfaces.mask = 0 }
+    @inline(__always) func reset() { count.initialize(repeating: 0, count: batches); surfaces.mask = 0; surfaces.reflecting = 0 }
 
     /// Queues a ray of batch `b` for sample `lane`.
     @inline(__always) func add(_ b: Int, lane: Int, origin o: SIMD3<Float>, direction d: SIMD3<Float>, near n: Float, far f: Float, weight w: SIMD3<Float>) {
@@ -58,7 +58,7 @@ final class ShadowBatches {
     /// do, 0 when the head or an opaque accessory does (lenses are ignored).
     func resolve(scene: HeadScene, lighting: Lighting, into out: UnsafeMutablePointer<SIMD3<Float>>) {
         surfaces.queueLights(lighting.lights, into: self)
-        let environment = lighting.environment
+        surfaces.addReflections(lighting.environment, into: out)
         // Lenses and eyelashes never block (`HeadScene.shadowMask`); the head and opaque accessories do.
         let opaque = HeadScene.opaqueMask
         for b in 0..<batches where count[b] > 0 {
@@ -88,11 +88,13 @@ final class ShadowBatches {
                     m += 1
                 }
             }
+            // Environment rays carry the smooth environment's radiance (16 at once).
+            if b == 0 { surfaces.environmentRadiance(lighting.environment, direction + base, count: n) }
             for lane in 0..<n {
                 let bit: UInt32 = 1 << UInt32(lane), k = base + lane
                 let tr: Float
                 if blocked & bit == 0 { tr = 1 } else if throughStrands & bit != 0 { tr = scene.strandTransmittance } else { continue }
-                let w = b == 0 ? weight[k] * environment.smoothRadiance(direction[k]) : weight[k]
+                let w = b == 0 ? weight[k] * surfaces.read3(.er, lane) : weight[k]
                 out[Int(sample[k])] += tr * w
             }
         }

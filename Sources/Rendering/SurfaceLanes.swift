@@ -14,6 +14,8 @@ final class SurfaceLanes {
 
     /// Lanes holding a sample (bit `lane`).
     var mask: UInt32 = 0
+    /// Lanes whose environment reflection (rough lobes) is still to be added.
+    var reflecting: UInt32 = 0
     /// [field][16] inputs (`Field`), then [output][16] the last light's results.
     let buffer: UnsafeMutablePointer<Float>
     /// [16] per-lane random streams.
@@ -33,6 +35,10 @@ final class SurfaceLanes {
         // Per light: the random numbers of the point on it; its direction, distance, and
         // radiance if unblocked.
         case u1, u2, lx, ly, lz, far, cr, cg, cb
+        // Rough environment reflection: mirror direction, weight specular · Fresnel.
+        case rx, ry, rz, rw
+        // Environment rays of a batch: direction, then `Environment.smoothRadiance`.
+        case ex, ey, ez, er, eg, eb
     }
 
     init() {
@@ -73,6 +79,39 @@ final class SurfaceLanes {
         write(.specular, lane, specular); write(.a2, lane, lobe.a2); write(.viewTerm, lane, lobe.viewTerm)
         rng[lane] = SplitMix64(seed: seed)
         mask |= 1 << UInt32(lane)
+    }
+
+    /// Lane `lane` reflects the environment's smooth part about `direction` (unit) with weight
+    /// `weight` (specular · Fresnel), clamped as a rough lobe sees it (`addReflections`).
+    @inline(__always) func setReflection(_ lane: Int, direction: SIMD3<Float>, weight: Float) {
+        write3(.rx, lane, direction); write(.rw, lane, weight)
+        reflecting |= 1 << UInt32(lane)
+    }
+
+    /// Adds each reflecting lane's `weight · 0.35 · min(L_smooth(r), 1.5)` to `out[lane]`: a rough
+    /// lobe sees a blurred environment, so sharp sources (sun, softboxes) are clamped that would
+    /// otherwise turn pore-scale normal noise into fireflies. Clears the lanes.
+    func addReflections(_ environment: Environment, into out: UnsafeMutablePointer<SIMD3<Float>>) {
+        defer { reflecting = 0 }
+        guard reflecting != 0 else { return }
+        var (r, g, b) = environment.smoothRadiance(load(.rx), load(.ry), load(.rz))
+        let w = load(.rw) * 0.35
+        r = r.replacing(with: 1.5, where: r .> 1.5) * w
+        g = g.replacing(with: 1.5, where: g .> 1.5) * w
+        b = b.replacing(with: 1.5, where: b .> 1.5) * w
+        var bits = reflecting
+        while bits != 0 {
+            let lane = bits.trailingZeroBitCount
+            bits &= bits - 1
+            out[lane] += SIMD3(r[lane], g[lane], b[lane])
+        }
+    }
+
+    /// `environment.smoothRadiance` of the first `count` of `directions`, into the `er`, `eg`, `eb` lanes.
+    func environmentRadiance(_ environment: Environment, _ directions: UnsafePointer<SIMD3<Float>>, count: Int) {
+        for lane in 0..<count { write3(.ex, lane, directions[lane]) }
+        let (r, g, b) = environment.smoothRadiance(load(.ex), load(.ey), load(.ez))
+        store(.er, r); store(.eg, g); store(.eb, b)
     }
 
     /// Queues the shadow ray of every lane toward every light into batch 1 + j of `shadows`,
@@ -146,5 +185,25 @@ final class SurfaceLanes {
                 }
             }
         }
+    }
+}
+
+extension Environment {
+    /// `smoothRadiance` of 16 unit directions (x, y, z), per channel: the vertical gradient plus
+    /// the broad blobs' `color · max(0, d·b)^sharpness` (`fastPow`).
+    @inline(__always)
+    func smoothRadiance(_ x: SIMD16<Float>, _ y: SIMD16<Float>, _ z: SIMD16<Float>) -> (SIMD16<Float>, SIMD16<Float>, SIMD16<Float>) {
+        let down = y .< 0
+        let height = y.replacing(with: -y, where: down)
+        @inline(__always) func gradient(_ h: Float, _ t: Float, _ b: Float) -> SIMD16<Float> {
+            h + (SIMD16(repeating: t).replacing(with: b, where: down) - h) * height
+        }
+        var r = gradient(horizon.x, top.x, bottom.x), g = gradient(horizon.y, top.y, bottom.y), b = gradient(horizon.z, top.z, bottom.z)
+        for blob in blobs where blob.sharpness < Environment.sharpBlobThreshold {
+            let k = x * blob.direction.x + y * blob.direction.y + z * blob.direction.z
+            let lobe = fastPow(k, SIMD16(repeating: blob.sharpness))
+            r += blob.color.x * lobe; g += blob.color.y * lobe; b += blob.color.z * lobe
+        }
+        return (r, g, b)
     }
 }
