@@ -94,7 +94,7 @@ public struct Integrator: Sendable {
             // Labels: the ray through the pixel centre.
             let (o, d) = camera.ray(u: Float(x) + 0.5, v: Float(y) + 0.5)
             // Pixels no sample ray of which can reach the scene skip Embree (`PixelCull`).
-            let traced = cull.mayHit(direction: d)
+            let traced = cull.mayHit(x: x, y: y, direction: d)
             let first: HeadScene.Hit? = !traced ? nil : scene.hasStrands || scene.hasAccessories ? scene.trace(origin: o, direction: d)
                 : scene.intersect(origin: o, direction: d).map { .head($0) }
             var amodal: HeadScene.SurfaceHit? = nil

@@ -44,7 +44,7 @@ final class PixelCullTests: XCTestCase {
         var skipped = 0, keeps = true
         for y in 0..<camera.height { for x in 0..<camera.width {
             let (_, d) = camera.ray(u: Float(x) + 0.5, v: Float(y) + 0.5)
-            if !cull.mayHit(direction: d) {
+            if !cull.mayHit(x: x, y: y, direction: d) {
                 skipped += 1
                 if coverage[y * camera.width + x] != 0 { keeps = false }
             }
@@ -80,6 +80,36 @@ final class PixelCullTests: XCTestCase {
         let c = culled(s, camera, coverage: traced.coverage)
         XCTAssertTrue(c.keepsAllCoverage)
         XCTAssertGreaterThan(c.fraction, 0.05)
+    }
+
+    /// The screen-tile test of a pinhole camera: exact with long, thin strands reaching over the
+    /// frame (their projected radius matters), and it culls background inside the scene box.
+    func testScreenTilesStayExactWithHairAndCullInsideTheBox() throws {
+        var groom = Groom()
+        groom.style = .long; groom.strands = 600; groom.length = 0.25; groom.seed = 11; groom.frizz = 0.6; groom.gravity = 0.6
+        let m = HairTests.model
+        let s = try HeadScene(device: EmbreeDevice(), model: m, labels: HeadLabelTable(model: m), posed: m.pose(.neutral(for: m)), global: .identity, groom: groom)
+        let camera = Camera.lookAt(eye: SIMD3(0.25, 0.1, 0.5), target: SIMD3(0, -0.05, 0), width: 64, height: 64, fx: 70)
+        let cull = PixelCull(scene: s, camera: camera)
+        XCTAssertFalse(cull.tiles.isEmpty, "a pinhole camera in front of everything uses screen tiles")
+        let traced = render(s, camera: camera, background: .gradient, culling: false)
+        let fast = render(s, camera: camera, background: .gradient, culling: true)
+        assertSameImage(traced, fast)
+        XCTAssertEqual(traced.hairCoverage, fast.hairCoverage)
+        let c = culled(s, camera, coverage: traced.coverage)
+        XCTAssertTrue(c.keepsAllCoverage)
+        // The bare sphere seen close up: its box covers the frame, the tiles do not.
+        let sphere = try scene()
+        let close = Camera.lookAt(eye: SIMD3(0, 0, 0.3), target: .zero, width: 48, height: 48, fx: 60)
+        let bare = render(sphere, camera: close, background: .noise, culling: false)
+        assertSameImage(bare, render(sphere, camera: close, background: .noise, culling: true))
+        var boxOnly = PixelCull(scene: sphere, camera: close)
+        let withTiles = culled(sphere, close, coverage: bare.coverage)
+        XCTAssertTrue(withTiles.keepsAllCoverage)
+        boxOnly.dropTiles()
+        var boxCulled = 0
+        for y in 0..<48 { for x in 0..<48 where !boxOnly.mayHit(x: x, y: y, direction: close.ray(u: Float(x) + 0.5, v: Float(y) + 0.5).direction) { boxCulled += 1 } }
+        XCTAssertGreaterThan(withTiles.fraction, Double(boxCulled) / (48 * 48) + 0.05, "tiles cull the box's corners")
     }
 
     func testACameraInsideTheSceneBoundsCullsNothing() throws {
