@@ -1,3 +1,4 @@
+import _CEmbree
 import Dispatch
 import Geometry
 import HeadModels
@@ -66,6 +67,29 @@ public struct Integrator: Sendable {
         let kind = UnsafeMutablePointer<SampleKind>.allocate(capacity: RayPacket.width)
         init(lights: Int) { shadows = ShadowBatches(lights: lights) }
         deinit { out.deallocate(); direction.deallocate(); kind.deallocate() }
+
+        /// Sets camera rays `first ..< first + count` of pixel (x, y) of a pinhole camera as the
+        /// packet's lanes and `direction`: sample s sits in stratum (s mod n, s div n mod n) of the
+        /// n × n grid, jittered by two draws of `jitter` (x then y, lane by lane, as the scalar
+        /// path draws them); directions `normalize(R (u, v, 1))`, 16 lanes at once.
+        func pinholeRays(x: Int, y: Int, first: Int, count: Int, strata: Int, camera: Camera, origin o: SIMD3<Float>, rotation r: Mat3,
+                         jitter: inout SplitMix64) {
+            typealias Lanes = SIMD16<Float>
+            var sx = Lanes(), sy = Lanes()
+            let n = Float(strata)
+            for lane in 0..<count {
+                let s = first + lane
+                sx[lane] = Float(s % strata) + jitter.uniform()
+                sy[lane] = Float(s / strata % strata) + jitter.uniform()
+            }
+            let u = (sx * (1 / n) + (Float(x) - camera.cx)) * (1 / camera.fx)
+            let v = (sy * (1 / n) + (Float(y) - camera.cy)) * (1 / camera.fy)
+            let dx = r.c0.x * u + r.c1.x * v + r.c2.x, dy = r.c0.y * u + r.c1.y * v + r.c2.y, dz = r.c0.z * u + r.c1.z * v + r.c2.z
+            let inverse = 1 / headlab_sqrt16(dx * dx + dy * dy + dz * dz)
+            let ex = dx * inverse, ey = dy * inverse, ez = dz * inverse
+            self.camera.storeRays(origin: o, x: ex, y: ey, z: ez)
+            for lane in 0..<count { direction[lane] = SIMD3(ex[lane], ey[lane], ez[lane]) }
+        }
     }
 
     enum SampleKind: UInt8 { case background, surface, surfaceReused, accessory, strand, strandReused }
@@ -158,16 +182,22 @@ public struct Integrator: Sendable {
             }
             while s0 < spp {
                 let count = min(RayPacket.width, spp - s0)
-                var origin = SIMD3<Float>.zero
-                for lane in 0..<count {
-                    let s = s0 + lane
-                    let sx = (Float(s % strata) + jitter.uniform()) / Float(strata)
-                    let sy = (Float(s / strata % strata) + jitter.uniform()) / Float(strata)
-                    // `camera.ray` with the camera-to-world transform hoisted out of the loop.
-                    let n = camera.undistort(SIMD2((Float(x) + sx - camera.cx) / camera.fx, (Float(y) + sy - camera.cy) / camera.fy))
-                    let rd = normalize(c2w.rotation * SIMD3(n.x, n.y, 1))
-                    origin = c2w.translation; directions[lane] = rd
-                    packet.set(lane, origin: origin, direction: rd)
+                let origin = c2w.translation
+                if camera.hasDistortion {
+                    for lane in 0..<count {
+                        let s = s0 + lane
+                        let sx = (Float(s % strata) + jitter.uniform()) / Float(strata)
+                        let sy = (Float(s / strata % strata) + jitter.uniform()) / Float(strata)
+                        // `camera.ray` with the camera-to-world transform hoisted out of the loop.
+                        let n = camera.undistort(SIMD2((Float(x) + sx - camera.cx) / camera.fx, (Float(y) + sy - camera.cy) / camera.fy))
+                        let rd = normalize(c2w.rotation * SIMD3(n.x, n.y, 1))
+                        directions[lane] = rd
+                        packet.set(lane, origin: origin, direction: rd)
+                    }
+                } else {
+                    // A pinhole camera: the packet's directions 16 at a time (the same jitter draws).
+                    scratch.pinholeRays(x: x, y: y, first: s0, count: count, strata: strata, camera: camera, origin: origin,
+                                        rotation: c2w.rotation, jitter: &jitter)
                 }
                 if traced { scene.intersect(packet: packet, count: count) } else { packet.prepare(count: count) }
                 scratch.shadows.reset()
@@ -564,16 +594,23 @@ public struct Integrator: Sendable {
         if effects.blurRadius > 0 { boxBlur(&lin, width: film.width, height: film.height, radius: effects.blurRadius) }
         let noiseStream = SplitMix64(seed: seed ^ 0x5EED_0F_7015E)
         let srgb = SRGBTable.shared
-        parallelFor(film.height, threads: settings.threads) { y in
-            var rng = noiseStream.derive(UInt64(y))
-            for x in 0..<film.width {
-                let i = y * film.width + x
-                for k in 0..<3 {
-                    var c = lin[3 * i + k] * effects.exposure * effects.whiteBalance[k]
-                    c = c / (1 + c * 0.25) * 1.25           // soft shoulder, identity near 0
-                    var s = srgb.encode255(c)
-                    if effects.noiseSigma > 0 { s += rng.fastNormal() * effects.noiseSigma }
-                    film.rgb[3 * i + k] = UInt8(max(0, min(255, s.rounded())))
+        let gain = effects.whiteBalance * effects.exposure, sigma = effects.noiseSigma, width = film.width
+        // Raw views (one access each for the whole loop): per-store array writes through the
+        // film's property cost a uniqueness check each.
+        lin.withUnsafeBufferPointer { linear in
+            film.withChannels { channels in
+                let rgb = channels.rgb
+                parallelFor(film.height, threads: settings.threads) { y in
+                    var rng = noiseStream.derive(UInt64(y))
+                    for i in (y * width)..<((y + 1) * width) {
+                        for k in 0..<3 {
+                            var c = linear[3 * i + k] * gain[k]
+                            c = c / (1 + c * 0.25) * 1.25           // soft shoulder, identity near 0
+                            var s = srgb.encode255(c)
+                            if sigma > 0 { s += rng.fastNormal() * sigma }
+                            rgb[3 * i + k] = UInt8(max(0, min(255, s.rounded())))
+                        }
+                    }
                 }
             }
         }

@@ -425,6 +425,16 @@ final class RayPacket {
         u[144 + lane] = .max; u[160 + lane] = 0; u[176 + lane] = 0
     }
 
+    /// Sets all 16 lanes as camera rays from `origin` with unit directions (x, y, z), as `set` does lane by lane.
+    @inline(__always) func storeRays(origin o: SIMD3<Float>, x: SIMD16<Float>, y: SIMD16<Float>, z: SIMD16<Float>) {
+        @inline(__always) func row(_ k: Int, _ v: SIMD16<Float>) { UnsafeMutableRawPointer(f + 16 * k).storeBytes(of: v, as: SIMD16<Float>.self) }
+        row(0, SIMD16(repeating: o.x)); row(1, SIMD16(repeating: o.y)); row(2, SIMD16(repeating: o.z)); row(3, .zero)
+        row(4, x); row(5, y); row(6, z); row(7, .zero); row(8, SIMD16(repeating: .infinity))
+        UnsafeMutableRawPointer(u + 144).storeBytes(of: SIMD16<UInt32>(repeating: .max), as: SIMD16<UInt32>.self)
+        UnsafeMutableRawPointer(u + 160).storeBytes(of: SIMD16<UInt32>.zero, as: SIMD16<UInt32>.self)
+        UnsafeMutableRawPointer(u + 176).storeBytes(of: SIMD16<UInt32>.zero, as: SIMD16<UInt32>.self)
+    }
+
     func prepare(count: Int) {
         for lane in 0..<16 {
             valid[lane] = lane < count ? -1 : 0
