@@ -361,13 +361,13 @@ public struct Integrator: Sendable {
     /// Pore noise: value noise of period `poreSize` (metres), normal tilt `poreTilt · strength`.
     static let poreSize: Float = 1 / 1800, poreTilt: Float = 0.03
 
-    /// Starts shading a head-mesh sample: returns the unshadowed part of its radiance (the
-    /// environment's reflection) and queues its occlusion rays with the radiance each carries:
-    /// one cosine-weighted environment direction (pdf cos/π cancels the Lambert cos/π, so the
-    /// weight is the albedo), one per sharp blob, and — through `shadows.surfaces`, when the
-    /// batches are resolved — a point on each light's sphere (wrapped per-channel diffuse + GGX).
-    /// Random numbers are drawn in a fixed order per sample (the lights' from a stream of the
-    /// sample's own, seeded here).
+    /// Starts shading a head-mesh sample: returns the unshadowed part of its radiance (a mirror
+    /// surface's environment reflection) and queues its occlusion rays with the radiance each
+    /// carries: one per sharp blob here, and — through `shadows.surfaces`, 16 samples at once when
+    /// the batches are resolved — a cosine-weighted environment direction (weight: the albedo),
+    /// a point on each light's sphere (wrapped per-channel diffuse + GGX) and a rough lobe's
+    /// environment reflection. Random numbers are drawn in a fixed order per sample (the
+    /// environment's and lights' from a stream of the sample's own, seeded here).
     @inline(__always)
     func queueSurface(_ hit: HeadScene.SurfaceHit, material m0: Material, direction: SIMD3<Float>, lane: Int, scene: HeadScene,
                       footprint: Float = 0, blobs: [Environment.Blob] = [], shadows: ShadowBatches, rng: inout SplitMix64) -> SIMD3<Float> {
@@ -391,14 +391,11 @@ public struct Integrator: Sendable {
         let origin = scene.shadowOrigin(hit) + hit.geometricNormal * 1e-5
         var out = SIMD3<Float>.zero
 
-        // Environment: one cosine-weighted direction, shadowed (t, b, n orthonormal: unit already).
-        let (t, b) = basis(n)
-        let u1 = rng.uniform(), u2 = rng.uniform()
-        let r = u1.squareRoot(), (cosPhi, sinPhi) = cosSinTwoPi(u2)
-        let envDir = t * (r * cosPhi) + b * (r * sinPhi) + n * (1 - u1).squareRoot()
-        if dot(envDir, hit.geometricNormal) > 0 {
-            shadows.add(0, lane: lane, origin: origin, direction: envDir, near: 0, far: .infinity, weight: m.albedo)
-        }
+        // Environment (one cosine-weighted direction, shadowed) and lights (a point on each
+        // light's sphere, wrapped diffuse + GGX): 16 samples at once (`SurfaceLanes`) when the
+        // packet's batches are resolved.
+        shadows.surfaces.set(lane, position: hit.position, normal: n, geometricNormal: hit.geometricNormal, view: v, origin: origin,
+                             albedo: m.albedo, wrap: m.wrap, specular: m.specular, alpha: m.alpha, seed: rng.next())
         let ndv = dot(v, n)
         // Environment reflection for glossy surfaces (cornea, oily skin), unshadowed.
         if m.specular > 0 {
@@ -431,12 +428,6 @@ public struct Integrator: Sendable {
             var c = diffuse * wrapped(ndl) * e
             if ndl > 0 && m.specular > 0 && m.alpha >= 0.1 { c += m.specular * lobe(l, ndl: ndl) * ndl * e }
             if let w = Integrator.rouletteWeight(c, &rng) { shadows.add(1 + lightCount + k, lane: lane, origin: origin, direction: l, near: 0, far: .infinity, weight: w) }
-        }
-        // Lights: a point on each light's sphere, a shadow ray, wrapped diffuse + GGX, evaluated
-        // for the packet's samples together (`SurfaceLanes`) when its batches are resolved.
-        if !lighting.lights.isEmpty {
-            shadows.surfaces.set(lane, position: hit.position, normal: n, view: v, origin: origin, albedo: m.albedo, wrap: m.wrap,
-                                 specular: m.specular, alpha: m.alpha, seed: rng.next())
         }
         return out
     }

@@ -51,12 +51,13 @@ final class ShadowBatches {
         count[b] += 1
     }
 
-    /// Queues the head samples' light rays (`surfaces`), then traces every batch and adds each
+    /// Queues the head samples' environment and light rays (`surfaces`), then traces every batch and adds each
     /// ray's transmitted weight to `out[sample]`; environment rays are multiplied by the
     /// environment's `smoothRadiance(direction)` first. Transmittance is
     /// `HeadScene.transmittance`'s: 1 when nothing blocks, `strandTransmittance` when only strands
     /// do, 0 when the head or an opaque accessory does (lenses are ignored).
     func resolve(scene: HeadScene, lighting: Lighting, into out: UnsafeMutablePointer<SIMD3<Float>>) {
+        surfaces.queueEnvironment(into: self)
         surfaces.queueLights(lighting.lights, into: self)
         surfaces.addReflections(lighting.environment, into: out)
         // Lenses and eyelashes never block (`HeadScene.shadowMask`); the head and opaque accessories do.

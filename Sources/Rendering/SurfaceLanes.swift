@@ -3,8 +3,9 @@ import Geometry
 
 /// The head-mesh samples of one camera packet in struct-of-arrays form, so that their light loop
 /// runs on 16 lanes at once (as scalar code, one sample at a time, it was a third of a render).
-/// `Integrator.queueSurface` fills one lane per shaded sample with what the loop reads; before
-/// the packet's occlusion rays are traced, `queueLights` evaluates every light for every lane —
+/// `Integrator.queueSurface` fills one lane per shaded sample with what the loops read; before
+/// the packet's occlusion rays are traced, `queueEnvironment` draws each lane's cosine-weighted
+/// environment ray and `queueLights` evaluates every light for every lane —
 /// a point on the light's sphere, wrapped per-channel diffuse + GGX — and queues the shadow rays
 /// (after Russian roulette, per lane) into the light's batch, exactly as the scalar loop did.
 /// Each lane draws from its own random stream, seeded from the pixel's stream when it is set.
@@ -26,12 +27,15 @@ final class SurfaceLanes {
         case nx, ny, nz          // shading normal, pore noise included
         case vx, vy, vz          // unit vector toward the camera
         case ox, oy, oz          // shadow-ray origin
-        case dr, dg, db          // albedo / π
+        case gx, gy, gz          // geometric normal
+        case ar, ag, ab          // albedo
         case wr, wg, wb          // diffuse wrap per channel
         case sr, sg, sb          // 1 / (1 + wrap)
         case specular            // GGX weight
         case a2                  // α²
         case viewTerm            // n·v + √(α² + (1 − α²)(n·v)²) (`Integrator.GGX`)
+        // The environment ray: direction.
+        case dx, dy, dz
         // Per light: the random numbers of the point on it; its direction, distance, and
         // radiance if unblocked.
         case u1, u2, lx, ly, lz, far, cr, cg, cb
@@ -71,10 +75,10 @@ final class SurfaceLanes {
 
     /// Sets lane `lane` for the light loop. `specular` 0 turns GGX off for the sample.
     @inline(__always)
-    func set(_ lane: Int, position p: SIMD3<Float>, normal n: SIMD3<Float>, view v: SIMD3<Float>, origin o: SIMD3<Float>,
-             albedo: SIMD3<Float>, wrap: SIMD3<Float>, specular: Float, alpha: Float, seed: UInt64) {
-        write3(.px, lane, p); write3(.nx, lane, n); write3(.vx, lane, v); write3(.ox, lane, o)
-        write3(.dr, lane, albedo * (1 / Float.pi)); write3(.wr, lane, wrap); write3(.sr, lane, 1 / (1 + wrap))
+    func set(_ lane: Int, position p: SIMD3<Float>, normal n: SIMD3<Float>, geometricNormal g: SIMD3<Float>, view v: SIMD3<Float>,
+             origin o: SIMD3<Float>, albedo: SIMD3<Float>, wrap: SIMD3<Float>, specular: Float, alpha: Float, seed: UInt64) {
+        write3(.px, lane, p); write3(.nx, lane, n); write3(.gx, lane, g); write3(.vx, lane, v); write3(.ox, lane, o)
+        write3(.ar, lane, albedo); write3(.wr, lane, wrap); write3(.sr, lane, 1 / (1 + wrap))
         let lobe = Integrator.GGX(normal: n, view: v, alpha: alpha)
         write(.specular, lane, specular); write(.a2, lane, lobe.a2); write(.viewTerm, lane, lobe.viewTerm)
         rng[lane] = SplitMix64(seed: seed)
@@ -114,6 +118,44 @@ final class SurfaceLanes {
         store(.er, r); store(.eg, g); store(.eb, b)
     }
 
+    /// Queues every lane's environment ray into batch 0 of `shadows`: a cosine-weighted direction
+    /// about the shading normal (pdf cos/π cancels the Lambert cos/π, so the weight is the albedo),
+    /// `t·r cos φ + b·r sin φ + n·√(1 − u₁)` with r = √u₁, φ = 2πu₂ and (t, b, n) Duff et al.'s
+    /// branchless frame, dropped when it points below the geometric surface. Call before
+    /// `queueLights` (each lane's draws come in that order).
+    func queueEnvironment(into shadows: ShadowBatches) {
+        guard mask != 0 else { return }
+        var bits = mask
+        while bits != 0 {
+            let lane = bits.trailingZeroBitCount
+            bits &= bits - 1
+            write(.u1, lane, rng[lane].uniform()); write(.u2, lane, rng[lane].uniform())
+        }
+        let u1 = load(.u1), u2 = load(.u2)
+        let nx = load(.nx), ny = load(.ny), nz = load(.nz)
+        let sign = Lanes(repeating: 1).replacing(with: -1, where: nz .< 0)
+        let a = -1 / (sign + nz), b = nx * ny * a
+        let tx = 1 + sign * nx * nx * a, ty = sign * b, tz = -sign * nx
+        let bx = b, by = sign + ny * ny * a, bz = -ny
+        let r = sqrt16(u1), c = fastCosTwoPi(u2)
+        var s = sqrt16((1 - c * c).replacing(with: 0, where: c * c .> 1))
+        s = s.replacing(with: -s, where: u2 .>= 0.5)
+        let h = sqrt16(1 - u1)
+        let dx = tx * (r * c) + bx * (r * s) + nx * h
+        let dy = ty * (r * c) + by * (r * s) + ny * h
+        let dz = tz * (r * c) + bz * (r * s) + nz * h
+        let above = dx * load(.gx) + dy * load(.gy) + dz * load(.gz)
+        store(.dx, dx); store(.dy, dy); store(.dz, dz)
+        bits = mask
+        while bits != 0 {
+            let lane = bits.trailingZeroBitCount
+            bits &= bits - 1
+            if above[lane] > 0 {
+                shadows.add(0, lane: lane, origin: read3(.ox, lane), direction: read3(.dx, lane), near: 0, far: .infinity, weight: read3(.ar, lane))
+            }
+        }
+    }
+
     /// Queues the shadow ray of every lane toward every light into batch 1 + j of `shadows`,
     /// weighted by the radiance it carries if unblocked (`Integrator.queueSurface`'s formulas:
     /// wrapped diffuse `albedo/π · max(0, (n·l + w)/(1 + w))` for n·l > −0.4, plus
@@ -126,7 +168,7 @@ final class SurfaceLanes {
         let px = load(.px), py = load(.py), pz = load(.pz)
         let nx = load(.nx), ny = load(.ny), nz = load(.nz)
         let vx = load(.vx), vy = load(.vy), vz = load(.vz)
-        let dr = load(.dr), dg = load(.dg), db = load(.db)
+        let dr = load(.ar) * (1 / Float.pi), dg = load(.ag) * (1 / Float.pi), db = load(.ab) * (1 / Float.pi)   // albedo / π
         let wr = load(.wr), wg = load(.wg), wb = load(.wb)
         let sr = load(.sr), sg = load(.sg), sb = load(.sb)
         let specular = load(.specular), a2 = load(.a2), viewTerm = load(.viewTerm)

@@ -34,7 +34,7 @@ final class SurfaceLanesTests: XCTestCase {
             let specular: Float = lane % 3 == 0 ? 0 : rng.uniform(0.1, 1), alpha = rng.uniform(0.05, 0.6)
             let o = p + n * 1e-5
             inputs[lane] = (p, n, v, albedo, wrap, specular, alpha, o)
-            shadows.surfaces.set(lane, position: p, normal: n, view: v, origin: o, albedo: albedo, wrap: wrap, specular: specular, alpha: alpha, seed: 7)
+            shadows.surfaces.set(lane, position: p, normal: n, geometricNormal: n, view: v, origin: o, albedo: albedo, wrap: wrap, specular: specular, alpha: alpha, seed: 7)
         }
         shadows.surfaces.queueLights(lights, into: shadows)
         XCTAssertEqual(shadows.surfaces.mask, 0, "the lanes are cleared")
@@ -66,7 +66,7 @@ final class SurfaceLanesTests: XCTestCase {
         for round in 0..<50 {
             shadows.reset()
             for lane in 0..<16 {
-                shadows.surfaces.set(lane, position: .zero, normal: SIMD3(0, 0.5, 1) / length(SIMD3<Float>(0, 0.5, 1)), view: SIMD3(0, 0, 1),
+                shadows.surfaces.set(lane, position: .zero, normal: SIMD3(0, 0.5, 1) / length(SIMD3<Float>(0, 0.5, 1)), geometricNormal: SIMD3(0, 0, 1), view: SIMD3(0, 0, 1),
                                      origin: .zero, albedo: SIMD3(repeating: 0.5), wrap: .zero, specular: 0, alpha: 0.3, seed: UInt64(round * 16 + lane))
             }
             shadows.surfaces.queueLights([sphere], into: shadows)
@@ -78,5 +78,32 @@ final class SurfaceLanesTests: XCTestCase {
         }
         XCTAssertGreaterThan(points, 700)
         XCTAssertLessThan(length(centroid / Float(points) - sphere.position), 0.02, "uniform on the sphere: the mean is its centre")
+    }
+
+    /// Environment rays: unit, above the surface, cosine-distributed about the shading normal
+    /// (E[cos θ] = 2/3, E[cos² θ] = 1/2), weighted by the albedo.
+    func testEnvironmentRaysAreCosineDistributedAboveTheSurface() {
+        let shadows = ShadowBatches(lights: 0)
+        let n = normalize(SIMD3<Float>(0.3, -0.5, 0.8))
+        var sum = 0.0, squares = 0.0, count = 0
+        for round in 0..<2000 {
+            shadows.reset()
+            for lane in 0..<16 {
+                shadows.surfaces.set(lane, position: .zero, normal: n, geometricNormal: n, view: n, origin: .zero,
+                                     albedo: SIMD3(0.5, 0.4, 0.3), wrap: .zero, specular: 0, alpha: 0.3, seed: UInt64(round * 16 + lane))
+            }
+            shadows.surfaces.queueEnvironment(into: shadows)
+            for k in 0..<shadows.count[0] {
+                let d = shadows.direction[k]
+                XCTAssertEqual(length(d), 1, accuracy: 1e-5)
+                XCTAssertEqual(shadows.weight[k], SIMD3(0.5, 0.4, 0.3))
+                let c = Double(dot(d, n))
+                XCTAssertGreaterThan(c, 0)
+                sum += c; squares += c * c; count += 1
+            }
+        }
+        XCTAssertGreaterThan(count, 31_000)
+        XCTAssertEqual(sum / Double(count), 2.0 / 3, accuracy: 0.005)
+        XCTAssertEqual(squares / Double(count), 0.5, accuracy: 0.005)
     }
 }
