@@ -65,8 +65,10 @@ public struct Integrator: Sendable {
         let out = UnsafeMutablePointer<SIMD3<Float>>.allocate(capacity: RayPacket.width)
         let direction = UnsafeMutablePointer<SIMD3<Float>>.allocate(capacity: RayPacket.width)
         let kind = UnsafeMutablePointer<SampleKind>.allocate(capacity: RayPacket.width)
-        init(lights: Int) { shadows = ShadowBatches(lights: lights) }
-        deinit { out.deallocate(); direction.deallocate(); kind.deallocate() }
+        /// [2][16] jittered stratum coordinates of a camera packet (x then y), 64-byte aligned.
+        let stratum = UnsafeMutableRawPointer.allocate(byteCount: 128, alignment: 64).bindMemory(to: Float.self, capacity: 32)
+        init(lights: Int) { shadows = ShadowBatches(lights: lights); stratum.initialize(repeating: 0, count: 32) }
+        deinit { out.deallocate(); direction.deallocate(); kind.deallocate(); UnsafeMutableRawPointer(stratum).deallocate() }
 
         /// Sets camera rays `first ..< first + count` of pixel (x, y) of a pinhole camera as the
         /// packet's lanes and `direction`: sample s sits in stratum (s mod n, s div n mod n) of the
@@ -75,13 +77,15 @@ public struct Integrator: Sendable {
         func pinholeRays(x: Int, y: Int, first: Int, count: Int, strata: Int, camera: Camera, origin o: SIMD3<Float>, rotation r: Mat3,
                          jitter: inout SplitMix64) {
             typealias Lanes = SIMD16<Float>
-            var sx = Lanes(), sy = Lanes()
+            // Scalars go through memory: inserting into a SIMD16 at a variable lane compiles to a
+            // compare-and-blend over all 16 lanes.
             let n = Float(strata)
             for lane in 0..<count {
                 let s = first + lane
-                sx[lane] = Float(s % strata) + jitter.uniform()
-                sy[lane] = Float(s / strata % strata) + jitter.uniform()
+                stratum[lane] = Float(s % strata) + jitter.uniform()
+                stratum[16 + lane] = Float(s / strata % strata) + jitter.uniform()
             }
+            let sx = UnsafeRawPointer(stratum).load(as: Lanes.self), sy = UnsafeRawPointer(stratum + 16).load(as: Lanes.self)
             let u = (sx * (1 / n) + (Float(x) - camera.cx)) * (1 / camera.fx)
             let v = (sy * (1 / n) + (Float(y) - camera.cy)) * (1 / camera.fy)
             let dx = r.c0.x * u + r.c1.x * v + r.c2.x, dy = r.c0.y * u + r.c1.y * v + r.c2.y, dz = r.c0.z * u + r.c1.z * v + r.c2.z
@@ -593,14 +597,31 @@ public struct Integrator: Sendable {
                 let rgb = channels.rgb
                 parallelFor(film.height, threads: settings.threads) { y in
                     var rng = noiseStream.derive(UInt64(y))
-                    for i in (y * width)..<((y + 1) * width) {
-                        for k in 0..<3 {
-                            var c = linear[3 * i + k] * gain[k]
+                    let n = 3 * width, first = 3 * y * width
+                    // [3W] the row's encoded values, then [2][16] the noise draws of 16 values.
+                    withUnsafeTemporaryAllocation(of: Float.self, capacity: n + 32 + 16) { buffer in
+                        let row = buffer.baseAddress!
+                        let draws = UnsafeMutableRawPointer(row + n).alignedUp(toMultipleOf: 64).bindMemory(to: Float.self, capacity: 32)
+                        draws.initialize(repeating: 0.5, count: 32)
+                        for j in 0..<n {
+                            var c = linear[first + j] * gain[j % 3]
                             c = c / (1 + c * 0.25) * 1.25           // soft shoulder, identity near 0
-                            var s = srgb.encode255(c)
-                            if sigma > 0 { s += rng.fastNormal() * sigma }
-                            rgb[3 * i + k] = UInt8(max(0, min(255, s.rounded())))
+                            row[j] = srgb.encode255(c)
                         }
+                        // Sensor noise, 16 values at a time (`SplitMix64.fastNormal`'s draws and formula).
+                        if sigma > 0 {
+                            var j = 0
+                            while j < n {
+                                let m = min(16, n - j)
+                                for l in 0..<m { draws[l] = (Float(rng.next() >> 40) + 0.5) * 0x1p-24; draws[16 + l] = rng.uniform() }
+                                let u1 = UnsafeRawPointer(draws).load(as: SIMD16<Float>.self)
+                                let u2 = UnsafeRawPointer(draws + 16).load(as: SIMD16<Float>.self)
+                                let z = headlab_sqrt16(-2 * Float.ln2 * fastLog2(u1.replacing(with: 1, where: u1 .<= 0))) * fastCosTwoPi(u2)
+                                for l in 0..<m { row[j + l] += z[l] * sigma }
+                                j += m
+                            }
+                        }
+                        for j in 0..<n { rgb[first + j] = UInt8(max(0, min(255, row[j].rounded()))) }
                     }
                 }
             }

@@ -1,4 +1,5 @@
 import Foundation
+import HeadModels
 import Geometry
 @testable import Rendering
 import XCTest
@@ -98,5 +99,30 @@ final class FastMathTests: XCTestCase {
                 XCTAssertEqual(b[i], c.z, accuracy: 2e-5 * max(1, c.z))
             }
         }
+    }
+
+    /// Sensor noise as rendered (16 values at a time): zero-mean with the recipe's σ in 8-bit levels.
+    func testRenderedSensorNoiseHasTheRequestedSigma() throws {
+        let m = PixelCullTests.model
+        let scene = try HeadScene(device: EmbreeDevice(), model: m, labels: HeadLabelTable(model: m), posed: m.pose(.neutral(for: m)), global: .identity)
+        let camera = Camera.lookAt(eye: SIMD3(0, 0, 0.6), target: .zero, width: 50, height: 40, fx: 60)   // 3·50 values a row: not a multiple of 16
+        var background = Background(); background.colorA = SIMD3(repeating: 0.2); background.colorB = SIMD3(repeating: 0.3)
+        func render(sigma: Float) -> Film {
+            var effects = CameraEffects(); effects.noiseSigma = sigma
+            let film = Film(width: camera.width, height: camera.height)
+            Integrator(appearance: Appearance(), lighting: Lighting(), background: background, effects: effects, settings: RenderSettings(samplesPerPixel: 1, threads: 2))
+                .render(scene, camera: camera, seed: 4, into: film)
+            return film
+        }
+        let clean = render(sigma: 0), noisy = render(sigma: 3)
+        var sum = 0.0, squares = 0.0, count = 0
+        for i in clean.rgb.indices where clean.rgb[i] > 20 && clean.rgb[i] < 235 {
+            let d = Double(noisy.rgb[i]) - Double(clean.rgb[i])
+            sum += d; squares += d * d; count += 1
+        }
+        XCTAssertGreaterThan(count, 5000)
+        XCTAssertEqual(sum / Double(count), 0, accuracy: 0.1)
+        // Rounding both images adds at most 2 · 1/12 level² of variance: √(9 + 1/6) ≈ 3.03.
+        XCTAssertEqual((squares / Double(count)).squareRoot(), 3, accuracy: 0.15)
     }
 }
