@@ -13,7 +13,7 @@ struct Benchmark: ParsableCommand {
     struct Render: ParsableCommand {
         static let configuration = CommandConfiguration(abstract: "Images/s at 256² and 512² (16 spp, all labels), rays/s vs bare Embree, HDF5 share, BVH build, peak memory.")
         @Option(help: "Model file (default: the built-in MakeHuman model).") var model: String?
-        @Option(help: "Image sizes.") var sizes: [Int] = [256, 512]
+        @Option(parsing: .upToNextOption, help: "Image sizes, e.g. --sizes 256 512.") var sizes: [Int] = [256, 512]
         @Option(help: "Samples per pixel.") var spp: Int = 16
         @Option(help: "Images per size.") var images: Int = 6
         @Option(help: "Threads (0 = one per core).") var threads: Int = 0
