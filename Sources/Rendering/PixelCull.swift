@@ -79,19 +79,20 @@ struct PixelCull {
         }
         let near: Float = 1e-3
         // Triangle meshes: the head and the accessories.
-        var meshes: [(positions: [SIMD3<Float>], triangles: [UInt32])] = []
-        let v = scene.vertices
-        meshes.append(((0..<(v.count / 3)).map { SIMD3(v[3 * $0], v[3 * $0 + 1], v[3 * $0 + 2]) }, scene.model.triangles.map { UInt32($0) }))
-        for mesh in scene.accessories.meshes where !mesh.triangles.isEmpty {
-            meshes.append((mesh.positions, mesh.triangles.flatMap { [$0.x, $0.y, $0.z] }))
+        @inline(__always) func markTriangle(_ a: SIMD3<Float>, _ b: SIMD3<Float>, _ c: SIMD3<Float>) {
+            mark(SIMD2(min(a.x, b.x, c.x), min(a.y, b.y, c.y)), SIMD2(max(a.x, b.x, c.x), max(a.y, b.y, c.y)), grow: 0)
         }
-        for (positions, triangles) in meshes {
-            let pixels = positions.map(project)
+        let v = scene.vertices
+        let head = (0..<(v.count / 3)).map { project(SIMD3(v[3 * $0], v[3 * $0 + 1], v[3 * $0 + 2])) }
+        if head.contains(where: { !($0.z > near) }) { return }
+        let triangles = scene.model.triangles
+        for f in 0..<(triangles.count / 3) {
+            markTriangle(head[Int(triangles[3 * f])], head[Int(triangles[3 * f + 1])], head[Int(triangles[3 * f + 2])])
+        }
+        for mesh in scene.accessories.meshes where !mesh.triangles.isEmpty {
+            let pixels = mesh.positions.map(project)
             if pixels.contains(where: { !($0.z > near) }) { return }
-            for f in stride(from: 0, to: triangles.count - 2, by: 3) {
-                let a = pixels[Int(triangles[f])], b = pixels[Int(triangles[f + 1])], c = pixels[Int(triangles[f + 2])]
-                mark(SIMD2(min(a.x, b.x, c.x), min(a.y, b.y, c.y)), SIMD2(max(a.x, b.x, c.x), max(a.y, b.y, c.y)), grow: 0)
-            }
+            for t in mesh.triangles { markTriangle(pixels[Int(t.x)], pixels[Int(t.y)], pixels[Int(t.z)]) }
         }
         // Strands: each segment lies in the hull of its (up to 4) control points, fattened by their radius.
         for set in scene.strands where !set.segments.isEmpty {
