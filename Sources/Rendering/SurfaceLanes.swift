@@ -118,13 +118,9 @@ final class SurfaceLanes {
         store(.er, r); store(.eg, g); store(.eb, b)
     }
 
-    /// Queues every lane's environment ray into batch 0 of `shadows`: a cosine-weighted direction
-    /// about the shading normal (pdf cos/π cancels the Lambert cos/π, so the weight is the albedo),
-    /// `t·r cos φ + b·r sin φ + n·√(1 − u₁)` with r = √u₁, φ = 2πu₂ and (t, b, n) Duff et al.'s
-    /// branchless frame, dropped when it points below the geometric surface. Call before
-    /// `queueLights` (each lane's draws come in that order).
-    func queueEnvironment(into shadows: ShadowBatches) {
-        guard mask != 0 else { return }
+    /// Two uniforms per lane from the lane's stream (u₁ then u₂), returned as u₁, cos 2πu₂ and
+    /// sin 2πu₂ (one polynomial cosine; the sine's sign from the half turn).
+    @inline(__always) func drawAngles() -> (Lanes, Lanes, Lanes) {
         var bits = mask
         while bits != 0 {
             let lane = bits.trailingZeroBitCount
@@ -132,21 +128,31 @@ final class SurfaceLanes {
             write(.u1, lane, rng[lane].uniform()); write(.u2, lane, rng[lane].uniform())
         }
         let u1 = load(.u1), u2 = load(.u2)
+        let c = fastCosTwoPi(u2)
+        let s = sqrt16((1 - c * c).replacing(with: 0, where: c * c .> 1))
+        return (u1, c, s.replacing(with: -s, where: u2 .>= 0.5))
+    }
+
+    /// Queues every lane's environment ray into batch 0 of `shadows`: a cosine-weighted direction
+    /// about the shading normal (pdf cos/π cancels the Lambert cos/π, so the weight is the albedo),
+    /// `t·r cos φ + b·r sin φ + n·√(1 − u₁)` with r = √u₁, φ = 2πu₂ and (t, b, n) Duff et al.'s
+    /// branchless frame, dropped when it points below the geometric surface. Call before
+    /// `queueLights` (each lane's draws come in that order).
+    func queueEnvironment(into shadows: ShadowBatches) {
+        guard mask != 0 else { return }
+        let (u1, c, s) = drawAngles()
         let nx = load(.nx), ny = load(.ny), nz = load(.nz)
         let sign = Lanes(repeating: 1).replacing(with: -1, where: nz .< 0)
         let a = -1 / (sign + nz), b = nx * ny * a
         let tx = 1 + sign * nx * nx * a, ty = sign * b, tz = -sign * nx
         let bx = b, by = sign + ny * ny * a, bz = -ny
-        let r = sqrt16(u1), c = fastCosTwoPi(u2)
-        var s = sqrt16((1 - c * c).replacing(with: 0, where: c * c .> 1))
-        s = s.replacing(with: -s, where: u2 .>= 0.5)
-        let h = sqrt16(1 - u1)
+        let r = sqrt16(u1), h = sqrt16(1 - u1)
         let dx = tx * (r * c) + bx * (r * s) + nx * h
         let dy = ty * (r * c) + by * (r * s) + ny * h
         let dz = tz * (r * c) + bz * (r * s) + nz * h
         let above = dx * load(.gx) + dy * load(.gy) + dz * load(.gz)
         store(.dx, dx); store(.dy, dy); store(.dz, dz)
-        bits = mask
+        var bits = mask
         while bits != 0 {
             let lane = bits.trailingZeroBitCount
             bits &= bits - 1
@@ -177,17 +183,8 @@ final class SurfaceLanes {
             var qx = Lanes(repeating: light.position.x), qy = Lanes(repeating: light.position.y), qz = Lanes(repeating: light.position.z)
             if light.radius > 0 {
                 // A uniform point on the light's sphere: z uniform in [−1, 1], azimuth 2πu₂.
-                var bits = mask
-                while bits != 0 {
-                    let lane = bits.trailingZeroBitCount
-                    bits &= bits - 1
-                    write(.u1, lane, rng[lane].uniform()); write(.u2, lane, rng[lane].uniform())
-                }
-                let u1 = load(.u1), u2 = load(.u2)
+                let (u1, c, s) = drawAngles()
                 let z = 2 * u1 - 1
-                let c = fastCosTwoPi(u2)
-                var s = sqrt16(positive(1 - c * c))
-                s = s.replacing(with: -s, where: u2 .>= 0.5)
                 let r = light.radius * sqrt16(positive(1 - z * z))
                 qx += r * c; qy += r * s; qz += light.radius * z
             }
