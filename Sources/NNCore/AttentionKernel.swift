@@ -16,27 +16,49 @@
 func attentionGemm(m: Int, n: Int, k: Int, alpha: Float, x: UnsafePointer<Float>, xRow: Int, xDepth: Int,
                    y: UnsafePointer<Float>, ldy: Int, c: UnsafeMutablePointer<Float>, ldc: Int, accumulate: Bool) {
     precondition(n % 16 == 0, "attentionGemm: n \(n) must be a multiple of 16")
-    var i = 0
     if n == 32 {   // head width 32: 8 rows per tile so each loaded Y row feeds 16 FMAs
-        while i + 8 <= m {
-            tile8x2(k, alpha, x + i * xRow, xRow, xDepth, y, ldy, c + i * ldc, ldc, accumulate); i += 8
-        }
+        var i = 0
+        while i + 8 <= m { tile8x2(k, alpha, x + i * xRow, xRow, xDepth, y, ldy, c + i * ldc, ldc, accumulate); i += 8 }
+        while i + 4 <= m { tile4x2(k, alpha, x + i * xRow, xRow, xDepth, y, ldy, c + i * ldc, ldc, accumulate); i += 4 }
+        while i < m { for j in stride(from: 0, to: 32, by: 16) { tile1x1(k, alpha, x + i * xRow, xDepth, y + j, ldy, c + i * ldc + j, accumulate) }; i += 1 }
+        return
     }
-    while i + 4 <= m {
-        var j = 0
-        while j + 64 <= n {
-            tile4x4(k, alpha, x + i * xRow, xRow, xDepth, y + j, ldy, c + i * ldc + j, ldc, accumulate); j += 64
-        }
+    // Column strips outside, row tiles inside: a strip of Y (k × 64 values, 8–32 KB) stays in L1 while every row tile
+    // uses it; with rows outside, each 4-row tile streamed all of Y from L2 (the score products have n = T, k = D).
+    var j = 0
+    if k > 64 {   // deep products (dVᵀ, dKᵀ: k = query block rows): 32-column strips, 8-row tiles, so strip + X fit L1
         while j + 32 <= n {
-            tile4x2(k, alpha, x + i * xRow, xRow, xDepth, y + j, ldy, c + i * ldc + j, ldc, accumulate); j += 32
+            var i = 0
+            while i + 8 <= m { tile8x2(k, alpha, x + i * xRow, xRow, xDepth, y + j, ldy, c + i * ldc + j, ldc, accumulate); i += 8 }
+            while i + 4 <= m { tile4x2(k, alpha, x + i * xRow, xRow, xDepth, y + j, ldy, c + i * ldc + j, ldc, accumulate); i += 4 }
+            while i < m {
+                for jj in stride(from: j, to: j + 32, by: 16) { tile1x1(k, alpha, x + i * xRow, xDepth, y + jj, ldy, c + i * ldc + jj, accumulate) }
+                i += 1
+            }
+            j += 32
         }
-        while j < n { for r in 0..<4 { tile1x1(k, alpha, x + (i + r) * xRow, xDepth, y + j, ldy, c + (i + r) * ldc + j, accumulate) }; j += 16 }
-        i += 4
     }
-    while i < m {
-        var j = 0
-        while j < n { tile1x1(k, alpha, x + i * xRow, xDepth, y + j, ldy, c + i * ldc + j, accumulate); j += 16 }
-        i += 1
+    while j + 64 <= n {
+        var i = 0
+        while i + 4 <= m { tile4x4(k, alpha, x + i * xRow, xRow, xDepth, y + j, ldy, c + i * ldc + j, ldc, accumulate); i += 4 }
+        while i < m {
+            for jj in stride(from: j, to: j + 64, by: 16) { tile1x1(k, alpha, x + i * xRow, xDepth, y + jj, ldy, c + i * ldc + jj, accumulate) }
+            i += 1
+        }
+        j += 64
+    }
+    if j + 32 <= n {
+        var i = 0
+        while i + 4 <= m { tile4x2(k, alpha, x + i * xRow, xRow, xDepth, y + j, ldy, c + i * ldc + j, ldc, accumulate); i += 4 }
+        while i < m {
+            for jj in stride(from: j, to: j + 32, by: 16) { tile1x1(k, alpha, x + i * xRow, xDepth, y + jj, ldy, c + i * ldc + jj, accumulate) }
+            i += 1
+        }
+        j += 32
+    }
+    while j < n {
+        for i in 0..<m { tile1x1(k, alpha, x + i * xRow, xDepth, y + j, ldy, c + i * ldc + j, accumulate) }
+        j += 16
     }
 }
 
