@@ -199,8 +199,9 @@ func attentionProbabilities(_ q: UnsafePointer<Float>, qRow: Int, keysT: UnsafeP
 
 /// Backward of `attentionForwardFloat`, per (batch, head) pair: P is recomputed block by block with the same kernel
 /// (bit-identical to the forward's), dP = dO·vᵀ, dv += Pᵀ·dO, dS = P ⊙ (dP − ⟨dP, P⟩), dq += dS·k/√D,
-/// dk += dSᵀ·q/√D. dk and dv are accumulated straight into dqkv, block after block (as [T, D] products with the
-/// block's P or dS read transposed, no [D, T] panels to transpose back: those scalar scatters were 7 % of the backward).
+/// dk += dSᵀ·q/√D. dk and dv are [T, D] products with the block's P or dS read transposed (no [D, T] panels to
+/// transpose back: those scalar scatters were 7 % of the backward), accumulated in contiguous per-pair buffers (into
+/// dqkv's 3C-strided rows directly, the kernel's loads and stores of C ran 15 % slower) and added to dqkv per pair.
 /// outputGrad dO [B, T, C]; qkvGrad [B, T, 3C] accumulated.
 func attentionBackwardFloat(qkv: UnsafePointer<Float>, outputGrad: UnsafePointer<Float>, maxima: UnsafePointer<Float>,
                             inverseSums: UnsafePointer<Float>, qkvGrad: UnsafeMutablePointer<Float>,
@@ -212,7 +213,9 @@ func attentionBackwardFloat(qkv: UnsafePointer<Float>, outputGrad: UnsafePointer
         let p = UnsafeMutablePointer<Float>.allocate(capacity: rows * ld)          // P block [R, Tp] (row stride ld)
         let dP = UnsafeMutablePointer<Float>.allocate(capacity: rows * ld)         // dP, then dS, block [R, Tp] (row stride ld)
         let keys = UnsafeMutablePointer<Float>.allocate(capacity: t * d)           // k [T, D] contiguous (streamed by dS·k)
-        defer { panels.deallocate(); p.deallocate(); dP.deallocate(); keys.deallocate() }
+        let grads = UnsafeMutablePointer<Float>.allocate(capacity: 2 * t * d)      // dk, dv [T, D] each, contiguous
+        defer { panels.deallocate(); p.deallocate(); dP.deallocate(); keys.deallocate(); grads.deallocate() }
+        let keysGrad = grads, valuesGrad = grads + t * d
         panels.initialize(repeating: 0, count: 2 * d * ld)
         let keysT = panels, valuesT = panels + d * ld
         for pair in pairs {
@@ -223,6 +226,7 @@ func attentionBackwardFloat(qkv: UnsafePointer<Float>, outputGrad: UnsafePointer
             transposeFloat(k, lds: 3 * c, rows: t, columns: d, keysT, ldd: ld, accumulate: false)
             transposeFloat(v, lds: 3 * c, rows: t, columns: d, valuesT, ldd: ld, accumulate: false)
             for j in 0..<t { (keys + j * d).update(from: k + j * 3 * c, count: d) }
+            grads.update(repeating: 0, count: 2 * t * d)
             for block in 0..<blocks {
                 let r0 = block * rows, r = min(rows, t - r0)
                 let g = outputGrad + (bi * t + r0) * c + h * d   // dO rows [R, D]
@@ -234,7 +238,7 @@ func attentionBackwardFloat(qkv: UnsafePointer<Float>, outputGrad: UnsafePointer
                 attentionGemm(m: r, n: padded, k: d, alpha: 1, x: g, xRow: c, xDepth: 1,
                               y: valuesT, ldy: ld, c: dP, ldc: ld, accumulate: false)
                 attentionGemm(m: t, n: d, k: r, alpha: 1, x: p, xRow: 1, xDepth: ld,
-                              y: g, ldy: c, c: dv, ldc: 3 * c, accumulate: true)
+                              y: g, ldy: c, c: valuesGrad, ldc: d, accumulate: true)
                 // dS = P ⊙ (dP − ⟨dP, P⟩), in place in dP (padding columns stay 0)
                 for i in 0..<r {
                     Softmax<Float>.rowSoftmaxBackwardInPlace(y: UnsafePointer(p + i * ld), gradient: dP + i * ld, rows: 1, k: t)
@@ -243,7 +247,16 @@ func attentionBackwardFloat(qkv: UnsafePointer<Float>, outputGrad: UnsafePointer
                 attentionGemm(m: r, n: d, k: t, alpha: scale, x: dP, xRow: ld, xDepth: 1,
                               y: keys, ldy: d, c: dq + r0 * 3 * c, ldc: 3 * c, accumulate: true)
                 attentionGemm(m: t, n: d, k: r, alpha: scale, x: dP, xRow: 1, xDepth: ld,
-                              y: q + r0 * 3 * c, ldy: 3 * c, c: dk, ldc: 3 * c, accumulate: true)
+                              y: q + r0 * 3 * c, ldy: 3 * c, c: keysGrad, ldc: d, accumulate: true)
+            }
+            for j in 0..<t {   // dk, dv rows into dqkv, 16 lanes at a time (D is a multiple of 16)
+                for (src, dst) in [(keysGrad + j * d, dk + j * 3 * c), (valuesGrad + j * d, dv + j * 3 * c)] {
+                    for i in stride(from: 0, to: d, by: 16) {
+                        let sum = UnsafeRawPointer(dst + i).loadUnaligned(as: SIMD16<Float>.self)
+                            + UnsafeRawPointer(src + i).loadUnaligned(as: SIMD16<Float>.self)
+                        UnsafeMutableRawPointer(dst + i).storeBytes(of: sum, as: SIMD16<Float>.self)
+                    }
+                }
             }
         }
     }
