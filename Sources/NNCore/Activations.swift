@@ -33,17 +33,21 @@ public final class Activation<Scalar: NNScalar>: Layer {
     @_specialize(where Scalar == Float)
     public func callAsFunction(_ x: Tensor<Scalar>) -> Tensor<Scalar> {
         input = x
-        var y = x
         let kind = self.kind
         if Scalar.self == Float.self {   // vectorised Float path (see `activation16`)
+            // Written into a fresh tensor: `var y = x` then in place copied x first (x is cached above), a whole extra pass.
+            var y = Tensor<Scalar>(uninitialized: x.shape)
             y.data.withUnsafeMutableBufferPointer { p in
+            x.data.withUnsafeBufferPointer { xp in
                 let f = UnsafeMutableRawPointer(p.baseAddress!).assumingMemoryBound(to: Float.self), count = p.count
+                let src = UnsafeRawPointer(xp.baseAddress!).assumingMemoryBound(to: Float.self)
                 parallelSlices(count) { range in
-                    mapFloat16(f + range.lowerBound, count: range.count) { activation16(kind, $0) }
+                    mapFloat16(src + range.lowerBound, into: f + range.lowerBound, count: range.count) { activation16(kind, $0) }
                 }
-            }
+            } }
             return y
         }
+        var y = x
         y.data.withUnsafeMutableBufferPointer { p in
             switch kind {
             case .gelu:
@@ -402,20 +406,20 @@ func derivative16(_ kind: ActivationKind, _ x: SIMD16<Float>) -> SIMD16<Float> {
     }
 }
 
-/// p[i] = f(p[i]) 16 at a time; the tail goes through a zero-padded vector.
+/// out[i] = f(x[i]) 16 at a time (out may be x); the tail goes through a zero-padded vector.
 @inline(__always)
-func mapFloat16(_ p: UnsafeMutablePointer<Float>, count: Int, _ f: (SIMD16<Float>) -> SIMD16<Float>) {
-    let raw = UnsafeMutableRawPointer(p)
+func mapFloat16(_ x: UnsafePointer<Float>, into out: UnsafeMutablePointer<Float>, count: Int, _ f: (SIMD16<Float>) -> SIMD16<Float>) {
+    let src = UnsafeRawPointer(x), dst = UnsafeMutableRawPointer(out)
     var i = 0
     while i + 16 <= count {
-        raw.storeBytes(of: f(raw.loadUnaligned(fromByteOffset: 4 * i, as: SIMD16<Float>.self)), toByteOffset: 4 * i, as: SIMD16<Float>.self)
+        dst.storeBytes(of: f(src.loadUnaligned(fromByteOffset: 4 * i, as: SIMD16<Float>.self)), toByteOffset: 4 * i, as: SIMD16<Float>.self)
         i += 16
     }
     if i < count {
         var v = SIMD16<Float>(repeating: 0)
-        for j in i..<count { v[j - i] = p[j] }
+        for j in i..<count { v[j - i] = x[j] }
         let r = f(v)
-        for j in i..<count { p[j] = r[j - i] }
+        for j in i..<count { out[j] = r[j - i] }
     }
 }
 
