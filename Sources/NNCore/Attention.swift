@@ -30,7 +30,11 @@ public final class MultiHeadSelfAttention<Scalar: NNScalar>: Layer {
     /// it beyond rounding; the tests set small values to exercise several blocks on tiny shapes.)
     public var queryBlockRows: Int? = nil
 
-    func blockRows(_ t: Int) -> Int { min(t, max(1, queryBlockRows ?? max(16, 65_536 / max(t, 1)))) }
+    func blockRows(_ t: Int) -> Int { min(t, max(1, queryBlockRows ?? Self.defaultBlockRows(t, values: 65_536))) }
+
+    /// About `values`/T query rows, a multiple of 8 so that the kernel's 4- and 8-row tiles leave no rows over
+    /// (e.g. 50 rows at T = 1297 left 2 rows per block to the slow single-row tiles).
+    static func defaultBlockRows(_ t: Int, values: Int) -> Int { max(16, (values / max(t, 1)) & ~7) }
 
     /// Float with head width a multiple of 16 runs `attentionForwardFloat`/`attentionBackwardFloat` (SIMD kernel,
     /// no per-call packing); Double and other widths run the GEMM path (the gradient checker's reference).
@@ -97,7 +101,7 @@ public final class MultiHeadSelfAttention<Scalar: NNScalar>: Layer {
                 func f(_ p: UnsafePointer<Scalar>) -> UnsafePointer<Float> { UnsafeRawPointer(p).assumingMemoryBound(to: Float.self) }
                 attentionBackwardFloat(qkv: f(qBase), outputGrad: f(gBase), maxima: f(mBase), inverseSums: f(iBase),
                                        qkvGrad: UnsafeMutableRawPointer(dqBase).assumingMemoryBound(to: Float.self),
-                                       batch: b, tokens: t, dim: c, heads: heads, blockRows: queryBlockRows ?? max(16, 131_072 / max(t, 1)))
+                                       batch: b, tokens: t, dim: c, heads: heads, blockRows: queryBlockRows ?? Self.defaultBlockRows(t, values: 131_072))
                 return
             }
             parallelChunks(b * heads) { _, pairs in   // (batch, head) pairs write disjoint dq/dk/dv columns
