@@ -125,22 +125,35 @@ final class ViTBlock {
         norm1.parameters + attn.parameters + (ls1.map { [$0] } ?? []) + norm2.parameters + mlp.parameters + (ls2.map { [$0] } ?? [])
     }
 
+    /// The residual sums land in the branch outputs, which nothing else holds: `var h = x; h += …` copied x (the
+    /// caller and LayerNorm's cache still reference it) twice per block. x + γ·a is computed as before, same bits.
     func callAsFunction(_ x: Tensor<Float>) -> Tensor<Float> {
-        var h = x
-        Self.addScaled(&h, attn(norm1(x)), ls1)
-        let m = mlp(norm2(h))
-        Self.addScaled(&h, m, ls2)
-        return h
+        var h = attn(norm1(x))           // [B, T, C], then x + γ₁·attn
+        Self.addScaled(&h, residual: x, ls1)
+        var y = mlp(norm2(h))            // [B, T, C], then h + γ₂·mlp
+        Self.addScaled(&y, residual: h, ls2)
+        return y
     }
 
-    static func addScaled(_ x: inout Tensor<Float>, _ y: Tensor<Float>, _ gamma: Parameter<Float>?) {
-        guard let g = gamma?.value.data else { x.add(y); return }
-        let c = g.count
-        x.data.withUnsafeMutableBufferPointer { xp in
-            y.data.withUnsafeBufferPointer { yp in
-                for r in 0..<(xp.count / c) { for i in 0..<c { xp[r * c + i] += g[i] * yp[r * c + i] } }
+    /// y ← x + γ·y (γ per channel; y + x without layer scale).
+    static func addScaled(_ y: inout Tensor<Float>, residual x: Tensor<Float>, _ gamma: Parameter<Float>?) {
+        guard let gamma else { y.add(x); return }
+        let c = gamma.value.count
+        y.data.withUnsafeMutableBufferPointer { yp in
+        x.data.withUnsafeBufferPointer { xp in
+        gamma.value.data.withUnsafeBufferPointer { gp in
+            for r in 0..<(yp.count / c) {
+                let yr = yp.baseAddress! + r * c, xr = xp.baseAddress! + r * c
+                var i = 0
+                while i + 16 <= c {   // 16 lanes: the scalar loop stayed scalar (yp might alias xp)
+                    let g = UnsafeRawPointer(gp.baseAddress! + i).loadUnaligned(as: SIMD16<Float>.self)
+                    let v = UnsafeRawPointer(xr + i).loadUnaligned(as: SIMD16<Float>.self) + g * UnsafeRawPointer(yr + i).loadUnaligned(as: SIMD16<Float>.self)
+                    UnsafeMutableRawPointer(yr + i).storeBytes(of: v, as: SIMD16<Float>.self)
+                    i += 16
+                }
+                while i < c { yr[i] = xr[i] + gp[i] * yr[i]; i += 1 }
             }
-        }
+        } } }
     }
 }
 

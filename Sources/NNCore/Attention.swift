@@ -30,7 +30,11 @@ public final class MultiHeadSelfAttention<Scalar: NNScalar>: Layer {
     /// it beyond rounding; the tests set small values to exercise several blocks on tiny shapes.)
     public var queryBlockRows: Int? = nil
 
-    func blockRows(_ t: Int) -> Int { min(t, max(1, queryBlockRows ?? max(16, 65_536 / max(t, 1)))) }
+    func blockRows(_ t: Int) -> Int { min(t, max(1, queryBlockRows ?? Self.defaultBlockRows(t, values: 65_536))) }
+
+    /// About `values`/T query rows, a multiple of 8 so that the kernel's 4- and 8-row tiles leave no rows over
+    /// (e.g. 50 rows at T = 1297 left 2 rows per block to the slow single-row tiles).
+    static func defaultBlockRows(_ t: Int, values: Int) -> Int { max(16, (values / max(t, 1)) & ~7) }
 
     /// Float with head width a multiple of 16 runs `attentionForwardFloat`/`attentionBackwardFloat` (SIMD kernel,
     /// no per-call packing); Double and other widths run the GEMM path (the gradient checker's reference).
@@ -97,7 +101,7 @@ public final class MultiHeadSelfAttention<Scalar: NNScalar>: Layer {
                 func f(_ p: UnsafePointer<Scalar>) -> UnsafePointer<Float> { UnsafeRawPointer(p).assumingMemoryBound(to: Float.self) }
                 attentionBackwardFloat(qkv: f(qBase), outputGrad: f(gBase), maxima: f(mBase), inverseSums: f(iBase),
                                        qkvGrad: UnsafeMutableRawPointer(dqBase).assumingMemoryBound(to: Float.self),
-                                       batch: b, tokens: t, dim: c, heads: heads, blockRows: queryBlockRows ?? max(16, 131_072 / max(t, 1)))
+                                       batch: b, tokens: t, dim: c, heads: heads, blockRows: queryBlockRows ?? Self.defaultBlockRows(t, values: 131_072))
                 return
             }
             parallelChunks(b * heads) { _, pairs in   // (batch, head) pairs write disjoint dq/dk/dv columns
@@ -170,17 +174,18 @@ func attentionForwardFloat(qkv: UnsafePointer<Float>, output: UnsafeMutablePoint
             attentionProbabilities(q + r0 * 3 * c, qRow: 3 * c, keysT: keysT, rows: r, depth: d, tokens: t, padded: padded, ld: ld,
                                    scale: scale, into: scores, maxima: maxima + pair * t + r0, inverseSums: inverseSums + pair * t + r0,
                                    recompute: false)
-            // o[R, D] = P[R, T] · v[T, D]
-            attentionGemm(m: r, n: d, k: t, alpha: 1, x: scores, xRow: ld, xDepth: 1,
-                          y: values, ldy: d, c: output + (bi * t + r0) * c + h * d, ldc: c, accumulate: false)
+            // o[R, D] = (E[R, T] · v[T, D]) / Σ: the 1/Σ goes on the D outputs per row instead of the T exponentials
+            let o = output + (bi * t + r0) * c + h * d
+            attentionGemm(m: r, n: d, k: t, alpha: 1, x: scores, xRow: ld, xDepth: 1, y: values, ldy: d, c: o, ldc: c, accumulate: false)
+            for i in 0..<r { scaleInPlace(o + i * c, count: d, by: inverseSums[pair * t + r0 + i]) }
         }
     }
 }
 
-/// One query block's probabilities P[R, Tp] = softmax(scale · q[R, D] · Kᵀ[D, Tp]) over the first `tokens`
-/// columns (row stride ld). The forward stores each row's maximum and 1/Σ; the backward (`recompute`) reuses
-/// them, which gives P bit for bit.
-@inline(__always)
+/// One query block's scores S = scale · q[R, D] · Kᵀ[D, Tp] (row stride ld) turned, over the first `tokens` columns,
+/// into the forward's unnormalised exponentials E = e^(S − max) (storing each row's max and 1/Σ; the caller divides
+/// E·v by Σ, which saves a pass over E) or, with `recompute`, into the backward's probabilities P = E · 1/Σ from the
+/// stored rows (the same E bit for bit).
 func attentionProbabilities(_ q: UnsafePointer<Float>, qRow: Int, keysT: UnsafePointer<Float>, rows r: Int, depth d: Int, tokens t: Int,
                             padded: Int, ld: Int, scale: Float, into p: UnsafeMutablePointer<Float>,
                             maxima: UnsafeMutablePointer<Float>, inverseSums: UnsafeMutablePointer<Float>, recompute: Bool) {
@@ -189,14 +194,18 @@ func attentionProbabilities(_ q: UnsafePointer<Float>, qRow: Int, keysT: UnsafeP
         if recompute {
             Softmax<Float>.rowSoftmaxRecompute(p + i * ld, rows: 1, k: t, maxima: maxima + i, inverseSums: inverseSums + i)
         } else {
-            Softmax<Float>.rowSoftmax(p + i * ld, rows: 1, k: t, maxima: maxima + i, inverseSums: inverseSums + i)
+            let row = p + i * ld, m = rowMaximum(row, count: t)
+            maxima[i] = m
+            inverseSums[i] = 1 / expShiftedInPlace(row, count: t, shift: m)
         }
     }
 }
 
 /// Backward of `attentionForwardFloat`, per (batch, head) pair: P is recomputed block by block with the same kernel
-/// (bit-identical to the forward's), dP = dO·vᵀ, dvᵀ += dOᵀ·P, dS = P ⊙ (dP − ⟨dP, P⟩), dq += dS·k/√D,
-/// dkᵀ += qᵀ·dS/√D; dkᵀ and dvᵀ live in [D, Tp] panels and are added into dqkv at the end of the pair.
+/// (bit-identical to the forward's), dP = dO·vᵀ, dv += Pᵀ·dO, dS = P ⊙ (dP − ⟨dP, P⟩), dq += dS·k/√D,
+/// dk += dSᵀ·q/√D. dk and dv are [T, D] products with the block's P or dS read transposed (no [D, T] panels to
+/// transpose back: those scalar scatters were 7 % of the backward), accumulated in contiguous per-pair buffers (into
+/// dqkv's 3C-strided rows directly, the kernel's loads and stores of C ran 15 % slower) and added to dqkv per pair.
 /// outputGrad dO [B, T, C]; qkvGrad [B, T, 3C] accumulated.
 func attentionBackwardFloat(qkv: UnsafePointer<Float>, outputGrad: UnsafePointer<Float>, maxima: UnsafePointer<Float>,
                             inverseSums: UnsafePointer<Float>, qkvGrad: UnsafeMutablePointer<Float>,
@@ -204,13 +213,15 @@ func attentionBackwardFloat(qkv: UnsafePointer<Float>, outputGrad: UnsafePointer
     let d = c / heads, scale = 1 / Float(d).squareRoot(), padded = (t + 15) & ~15
     let rows = min(t, blockRows), blocks = (t + rows - 1) / rows, ld = attentionRowStride(padded)
     parallelChunks(b * heads) { _, pairs in   // pairs write disjoint dq/dk/dv columns
-        let panels = UnsafeMutablePointer<Float>.allocate(capacity: 4 * d * ld)   // Kᵀ, Vᵀ, dKᵀ, dVᵀ [D, Tp] each (row stride ld)
+        let panels = UnsafeMutablePointer<Float>.allocate(capacity: 2 * d * ld)   // Kᵀ, Vᵀ [D, Tp] each (row stride ld)
         let p = UnsafeMutablePointer<Float>.allocate(capacity: rows * ld)          // P block [R, Tp] (row stride ld)
         let dP = UnsafeMutablePointer<Float>.allocate(capacity: rows * ld)         // dP, then dS, block [R, Tp] (row stride ld)
         let keys = UnsafeMutablePointer<Float>.allocate(capacity: t * d)           // k [T, D] contiguous (streamed by dS·k)
-        defer { panels.deallocate(); p.deallocate(); dP.deallocate(); keys.deallocate() }
-        panels.initialize(repeating: 0, count: 4 * d * ld)
-        let keysT = panels, valuesT = panels + d * ld, keysGradT = valuesT + d * ld, valuesGradT = keysGradT + d * ld
+        let grads = UnsafeMutablePointer<Float>.allocate(capacity: 2 * t * d)      // dk, dv [T, D] each, contiguous
+        defer { panels.deallocate(); p.deallocate(); dP.deallocate(); keys.deallocate(); grads.deallocate() }
+        let keysGrad = grads, valuesGrad = grads + t * d
+        panels.initialize(repeating: 0, count: 2 * d * ld)
+        let keysT = panels, valuesT = panels + d * ld
         for pair in pairs {
             let bi = pair / heads, h = pair % heads
             let off = bi * t * 3 * c + h * d
@@ -219,7 +230,7 @@ func attentionBackwardFloat(qkv: UnsafePointer<Float>, outputGrad: UnsafePointer
             transposeFloat(k, lds: 3 * c, rows: t, columns: d, keysT, ldd: ld, accumulate: false)
             transposeFloat(v, lds: 3 * c, rows: t, columns: d, valuesT, ldd: ld, accumulate: false)
             for j in 0..<t { (keys + j * d).update(from: k + j * 3 * c, count: d) }
-            keysGradT.update(repeating: 0, count: 2 * d * ld)
+            grads.update(repeating: 0, count: 2 * t * d)
             for block in 0..<blocks {
                 let r0 = block * rows, r = min(rows, t - r0)
                 let g = outputGrad + (bi * t + r0) * c + h * d   // dO rows [R, D]
@@ -227,23 +238,30 @@ func attentionBackwardFloat(qkv: UnsafePointer<Float>, outputGrad: UnsafePointer
                 attentionProbabilities(q + r0 * 3 * c, qRow: 3 * c, keysT: keysT, rows: r, depth: d, tokens: t, padded: padded, ld: ld,
                                        scale: scale, into: p, maxima: UnsafeMutablePointer(mutating: maxima + pair * t + r0),
                                        inverseSums: UnsafeMutablePointer(mutating: inverseSums + pair * t + r0), recompute: true)
-                // dP[R, Tp] = dO[R, D] · vᵀ ; dvᵀ[D, Tp] += dOᵀ · P
+                // dP[R, Tp] = dO[R, D] · vᵀ ; dv[T, D] += Pᵀ · dO
                 attentionGemm(m: r, n: padded, k: d, alpha: 1, x: g, xRow: c, xDepth: 1,
                               y: valuesT, ldy: ld, c: dP, ldc: ld, accumulate: false)
-                attentionGemm(m: d, n: padded, k: r, alpha: 1, x: g, xRow: 1, xDepth: c,
-                              y: p, ldy: ld, c: valuesGradT, ldc: ld, accumulate: true)
+                attentionGemm(m: t, n: d, k: r, alpha: 1, x: p, xRow: 1, xDepth: ld,
+                              y: g, ldy: c, c: valuesGrad, ldc: d, accumulate: true)
                 // dS = P ⊙ (dP − ⟨dP, P⟩), in place in dP (padding columns stay 0)
                 for i in 0..<r {
                     Softmax<Float>.rowSoftmaxBackwardInPlace(y: UnsafePointer(p + i * ld), gradient: dP + i * ld, rows: 1, k: t)
                 }
-                // dq[R, D] += scale · dS · k ; dkᵀ[D, Tp] += scale · qᵀ · dS
+                // dq[R, D] += scale · dS · k ; dk[T, D] += scale · dSᵀ · q
                 attentionGemm(m: r, n: d, k: t, alpha: scale, x: dP, xRow: ld, xDepth: 1,
                               y: keys, ldy: d, c: dq + r0 * 3 * c, ldc: 3 * c, accumulate: true)
-                attentionGemm(m: d, n: padded, k: r, alpha: scale, x: q + r0 * 3 * c, xRow: 1, xDepth: 3 * c,
-                              y: dP, ldy: ld, c: keysGradT, ldc: ld, accumulate: true)
+                attentionGemm(m: t, n: d, k: r, alpha: scale, x: dP, xRow: 1, xDepth: ld,
+                              y: q + r0 * 3 * c, ldy: 3 * c, c: keysGrad, ldc: d, accumulate: true)
             }
-            transposeFloat(keysGradT, lds: ld, rows: d, columns: t, dk, ldd: 3 * c, accumulate: true)
-            transposeFloat(valuesGradT, lds: ld, rows: d, columns: t, dv, ldd: 3 * c, accumulate: true)
+            for j in 0..<t {   // dk, dv rows into dqkv, 16 lanes at a time (D is a multiple of 16)
+                for (src, dst) in [(keysGrad + j * d, dk + j * 3 * c), (valuesGrad + j * d, dv + j * 3 * c)] {
+                    for i in stride(from: 0, to: d, by: 16) {
+                        let sum = UnsafeRawPointer(dst + i).loadUnaligned(as: SIMD16<Float>.self)
+                            + UnsafeRawPointer(src + i).loadUnaligned(as: SIMD16<Float>.self)
+                        UnsafeMutableRawPointer(dst + i).storeBytes(of: sum, as: SIMD16<Float>.self)
+                    }
+                }
+            }
         }
     }
 }

@@ -16,27 +16,40 @@
 func attentionGemm(m: Int, n: Int, k: Int, alpha: Float, x: UnsafePointer<Float>, xRow: Int, xDepth: Int,
                    y: UnsafePointer<Float>, ldy: Int, c: UnsafeMutablePointer<Float>, ldc: Int, accumulate: Bool) {
     precondition(n % 16 == 0, "attentionGemm: n \(n) must be a multiple of 16")
-    var i = 0
     if n == 32 {   // head width 32: 8 rows per tile so each loaded Y row feeds 16 FMAs
-        while i + 8 <= m {
-            tile8x2(k, alpha, x + i * xRow, xRow, xDepth, y, ldy, c + i * ldc, ldc, accumulate); i += 8
-        }
+        var i = 0
+        while i + 8 <= m { tile8x2(k, alpha, x + i * xRow, xRow, xDepth, y, ldy, c + i * ldc, ldc, accumulate); i += 8 }
+        while i + 4 <= m { tile4x2(k, alpha, x + i * xRow, xRow, xDepth, y, ldy, c + i * ldc, ldc, accumulate); i += 4 }
+        while i < m { tile1x2(k, alpha, x + i * xRow, xDepth, y, ldy, c + i * ldc, accumulate); i += 1 }
+        return
     }
-    while i + 4 <= m {
-        var j = 0
-        while j + 64 <= n {
-            tile4x4(k, alpha, x + i * xRow, xRow, xDepth, y + j, ldy, c + i * ldc + j, ldc, accumulate); j += 64
-        }
+    // Column strips outside, row tiles inside: a strip of Y (k × 64 values, 8–32 KB) stays in L1 while every row tile
+    // uses it; with rows outside, each 4-row tile streamed all of Y from L2 (the score products have n = T, k = D).
+    var j = 0
+    if k > 64 {   // deep products (dVᵀ, dKᵀ: k = query block rows): 32-column strips, 8-row tiles, so strip + X fit L1
         while j + 32 <= n {
-            tile4x2(k, alpha, x + i * xRow, xRow, xDepth, y + j, ldy, c + i * ldc + j, ldc, accumulate); j += 32
+            var i = 0
+            while i + 8 <= m { tile8x2(k, alpha, x + i * xRow, xRow, xDepth, y + j, ldy, c + i * ldc + j, ldc, accumulate); i += 8 }
+            while i + 4 <= m { tile4x2(k, alpha, x + i * xRow, xRow, xDepth, y + j, ldy, c + i * ldc + j, ldc, accumulate); i += 4 }
+            while i < m { tile1x2(k, alpha, x + i * xRow, xDepth, y + j, ldy, c + i * ldc + j, accumulate); i += 1 }
+            j += 32
         }
-        while j < n { for r in 0..<4 { tile1x1(k, alpha, x + (i + r) * xRow, xDepth, y + j, ldy, c + (i + r) * ldc + j, accumulate) }; j += 16 }
-        i += 4
     }
-    while i < m {
-        var j = 0
-        while j < n { tile1x1(k, alpha, x + i * xRow, xDepth, y + j, ldy, c + i * ldc + j, accumulate); j += 16 }
-        i += 1
+    while j + 64 <= n {
+        var i = 0
+        while i + 4 <= m { tile4x4(k, alpha, x + i * xRow, xRow, xDepth, y + j, ldy, c + i * ldc + j, ldc, accumulate); i += 4 }
+        while i < m { tile1x4(k, alpha, x + i * xRow, xDepth, y + j, ldy, c + i * ldc + j, accumulate); i += 1 }
+        j += 64
+    }
+    if j + 32 <= n {
+        var i = 0
+        while i + 4 <= m { tile4x2(k, alpha, x + i * xRow, xRow, xDepth, y + j, ldy, c + i * ldc + j, ldc, accumulate); i += 4 }
+        while i < m { tile1x2(k, alpha, x + i * xRow, xDepth, y + j, ldy, c + i * ldc + j, accumulate); i += 1 }
+        j += 32
+    }
+    while j < n {
+        for i in 0..<m { tile1x1(k, alpha, x + i * xRow, xDepth, y + j, ldy, c + i * ldc + j, accumulate) }
+        j += 16
     }
 }
 
@@ -133,6 +146,37 @@ private func tile8x2(_ k: Int, _ alpha: Float, _ x: UnsafePointer<Float>, _ xRow
     store16(c50, r, alpha: alpha, accumulate: accumulate); store16(c51, r + 16, alpha: alpha, accumulate: accumulate); r += ldc
     store16(c60, r, alpha: alpha, accumulate: accumulate); store16(c61, r + 16, alpha: alpha, accumulate: accumulate); r += ldc
     store16(c70, r, alpha: alpha, accumulate: accumulate); store16(c71, r + 16, alpha: alpha, accumulate: accumulate)
+}
+
+/// 1 row × 64 columns (rows left over by the 4-row tiles): four independent chains, where four 1 × 16 tiles were
+/// each bound by the FMA latency (a leftover row cost as much as a whole 4-row tile).
+@inline(__always)
+private func tile1x4(_ k: Int, _ alpha: Float, _ x: UnsafePointer<Float>, _ xDepth: Int,
+                     _ y: UnsafePointer<Float>, _ ldy: Int, _ c: UnsafeMutablePointer<Float>, _ accumulate: Bool) {
+    var c0 = SIMD16<Float>(), c1 = SIMD16<Float>(), c2 = SIMD16<Float>(), c3 = SIMD16<Float>()
+    var xp = x, yp = y
+    for _ in 0..<k {
+        let a = SIMD16<Float>(repeating: xp[0])
+        c0 = c0.addingProduct(a, load16(yp)); c1 = c1.addingProduct(a, load16(yp + 16))
+        c2 = c2.addingProduct(a, load16(yp + 32)); c3 = c3.addingProduct(a, load16(yp + 48))
+        xp += xDepth; yp += ldy
+    }
+    store16(c0, c, alpha: alpha, accumulate: accumulate); store16(c1, c + 16, alpha: alpha, accumulate: accumulate)
+    store16(c2, c + 32, alpha: alpha, accumulate: accumulate); store16(c3, c + 48, alpha: alpha, accumulate: accumulate)
+}
+
+/// 1 row × 32 columns (leftover rows at head width 32).
+@inline(__always)
+private func tile1x2(_ k: Int, _ alpha: Float, _ x: UnsafePointer<Float>, _ xDepth: Int,
+                     _ y: UnsafePointer<Float>, _ ldy: Int, _ c: UnsafeMutablePointer<Float>, _ accumulate: Bool) {
+    var c0 = SIMD16<Float>(), c1 = SIMD16<Float>()
+    var xp = x, yp = y
+    for _ in 0..<k {
+        let a = SIMD16<Float>(repeating: xp[0])
+        c0 = c0.addingProduct(a, load16(yp)); c1 = c1.addingProduct(a, load16(yp + 16))
+        xp += xDepth; yp += ldy
+    }
+    store16(c0, c, alpha: alpha, accumulate: accumulate); store16(c1, c + 16, alpha: alpha, accumulate: accumulate)
 }
 
 /// 1 row × 16 columns (edges).

@@ -32,7 +32,7 @@ public final class Linear<Scalar: NNScalar>: Layer {
         y.data.withUnsafeMutableBufferPointer { yp in
             if let b = bias {
                 b.value.data.withUnsafeBufferPointer { bp in
-                    for r in 0..<rows { for o in 0..<outFeatures { yp[r * outFeatures + o] = bp[o] } }
+                    for r in 0..<rows { (yp.baseAddress! + r * outFeatures).update(from: bp.baseAddress!, count: outFeatures) }
                 }
             }
             x.data.withUnsafeBufferPointer { xp in
@@ -61,7 +61,7 @@ public final class Linear<Scalar: NNScalar>: Layer {
             }
             if let b = bias {
                 b.grad.data.withUnsafeMutableBufferPointer { dbp in
-                    for r in 0..<rows { for o in 0..<outFeatures { dbp[o] += dyp[r * outFeatures + o] } }
+                    addRows(dyp.baseAddress!, rows: rows, count: outFeatures, into: dbp.baseAddress!)
                 }
             }
             weight.value.data.withUnsafeBufferPointer { wp in
@@ -74,4 +74,25 @@ public final class Linear<Scalar: NNScalar>: Layer {
             }
         }
     }
+}
+
+/// sum[o] += Σ_r rows[r·count + o], row after row (the bias gradient). Float 16 lanes at a time with the same order of
+/// additions per o as the scalar loop (which stays scalar: `sum` might alias `rows`).
+@inline(__always)
+func addRows<Scalar: NNScalar>(_ rows: UnsafePointer<Scalar>, rows n: Int, count: Int, into sum: UnsafeMutablePointer<Scalar>) {
+    var start = 0
+    if Scalar.self == Float.self {
+        let src = UnsafeRawPointer(rows), dst = UnsafeMutableRawPointer(sum)
+        start = count & ~15
+        for r in 0..<n {
+            var o = 0
+            while o < start {
+                let v = dst.loadUnaligned(fromByteOffset: 4 * o, as: SIMD16<Float>.self)
+                    + src.loadUnaligned(fromByteOffset: 4 * (r * count + o), as: SIMD16<Float>.self)
+                dst.storeBytes(of: v, toByteOffset: 4 * o, as: SIMD16<Float>.self)
+                o += 16
+            }
+        }
+    }
+    for r in 0..<n { for o in start..<count { sum[o] += rows[r * count + o] } }
 }

@@ -52,7 +52,16 @@ public final class AdamW<Scalar: NNScalar> {
             p.grad.data.withUnsafeBufferPointer { g in
             m[k].withUnsafeMutableBufferPointer { mp in
             v[k].withUnsafeMutableBufferPointer { vp in
-                for i in w.indices {
+                var start = 0
+                if Scalar.self == Float.self {   // 16 lanes (the scalar loop stays scalar: the four arrays might alias)
+                    start = adamWFloat16(w: UnsafeMutableRawPointer(w.baseAddress!), g: UnsafeRawPointer(g.baseAddress!),
+                                         m: UnsafeMutableRawPointer(mp.baseAddress!), v: UnsafeMutableRawPointer(vp.baseAddress!),
+                                         count: w.count, decay: unsafeBitCast(decay, to: Float.self),
+                                         beta1: unsafeBitCast(b1, to: Float.self), beta2: unsafeBitCast(b2, to: Float.self),
+                                         bias2Sqrt: unsafeBitCast(bias2Sqrt, to: Float.self), eps: unsafeBitCast(e, to: Float.self),
+                                         stepSize: unsafeBitCast(stepSize, to: Float.self))
+                }
+                for i in start..<w.count {
                     w[i] *= decay
                     mp[i] += (1 - b1) * (g[i] - mp[i])
                     vp[i] = vp[i] * b2 + (1 - b2) * g[i] * g[i]
@@ -61,6 +70,30 @@ public final class AdamW<Scalar: NNScalar> {
                 }
             } } } }
         }
+    }
+
+    /// The AdamW update of `step` on whole 16-lane groups, with the scalar loop's operations in the same order (same
+    /// bits: no fused multiply-adds, IEEE √ and ÷). Returns the number of elements done.
+    @inline(__always)
+    private func adamWFloat16(w: UnsafeMutableRawPointer, g: UnsafeRawPointer, m: UnsafeMutableRawPointer, v: UnsafeMutableRawPointer,
+                              count: Int, decay: Float, beta1 b1: Float, beta2 b2: Float, bias2Sqrt: Float, eps e: Float,
+                              stepSize: Float) -> Int {
+        typealias V = SIMD16<Float>
+        var i = 0
+        while i + 16 <= count {
+            let o = 4 * i
+            let gv = g.loadUnaligned(fromByteOffset: o, as: V.self)
+            let wv = w.loadUnaligned(fromByteOffset: o, as: V.self) * decay
+            var mv = m.loadUnaligned(fromByteOffset: o, as: V.self)
+            mv += (1 - b1) * (gv - mv)
+            let vv = v.loadUnaligned(fromByteOffset: o, as: V.self) * b2 + V(repeating: 1 - b2) * gv * gv
+            let denom = vv.squareRoot() / bias2Sqrt + e
+            w.storeBytes(of: wv - stepSize * (mv / denom), toByteOffset: o, as: V.self)
+            m.storeBytes(of: mv, toByteOffset: o, as: V.self)
+            v.storeBytes(of: vv, toByteOffset: o, as: V.self)
+            i += 16
+        }
+        return i
     }
 
     /// The optimizer state as named tensors (`m.<param>`, `v.<param>`) for a checkpoint.

@@ -179,7 +179,9 @@ final class GradientCheckTests: XCTestCase {
     func testFloatAttentionKernelMatchesDoublePath() {
         let saved = nnThreadCount
         defer { nnThreadCount = saved }
-        for (dim, heads, batch, tokens, rows) in [(64, 4, 2, 37, 8), (64, 2, 2, 37, nil), (128, 2, 1, 21, 5), (64, 2, 1, 256, 64)] as [(Int, Int, Int, Int, Int?)] {
+        // (128, 2, 1, 150, nil): head width 64 with one 150-row block, so dk/dv (k = 150 > 64) take the 32-column strips
+        // of 8-row tiles, and leftover rows the single-row tiles.
+        for (dim, heads, batch, tokens, rows) in [(64, 4, 2, 37, 8), (64, 2, 2, 37, nil), (128, 2, 1, 21, 5), (64, 2, 1, 256, 64), (128, 2, 1, 150, nil)] as [(Int, Int, Int, Int, Int?)] {
             var rng = SplitMix64(seed: 17)
             let float = MultiHeadSelfAttention<Float>(dim: dim, heads: heads, rng: &rng)
             let double = MultiHeadSelfAttention<Double>(dim: dim, heads: heads, rng: &rng)
@@ -319,6 +321,60 @@ final class FastExpTests: XCTestCase {
             }
         }
         XCTAssertLessThan(fastExpFloat(-1000), 1e-37)
+    }
+
+    /// fastExp16 (FMA polynomial, bias folded into the magic number) lane by lane: each of 16 different inputs against
+    /// libm and against the same value computed alone in lane 0, so a lane mix-up or a wrong exponent shift fails.
+    func testFastExp16LanesMatchLibm() {
+        var worst = 0.0
+        var x: Float = -87.2
+        while x < 88 {
+            let v = SIMD16<Float>((0..<16).map { x + Float($0) * 0.37 })
+            let e = fastExp16(v)
+            for l in 0..<16 where v[l] < 88 {   // [−87.2, 88): the clamps at −87.3 and 88.7 (→ ∞) are the existing test's
+                let want = Foundation.exp(Double(v[l]))
+                worst = max(worst, abs(Double(e[l]) - want) / want)
+                XCTAssertEqual(e[l], fastExpFloat(v[l]), "lane \(l) of \(v[l])")
+            }
+            x += 5.93
+        }
+        XCTAssertLessThan(worst, 3e-7, "max relative error \(worst)")
+    }
+}
+
+final class VectorLoopTests: XCTestCase {
+    /// AdamW's 16-lane loop against the documented update written out in scalar Float (same operations, so same bits),
+    /// on a size with a scalar tail (37 = 2·16 + 5), over three steps with decay.
+    func testAdamWVectorLoopMatchesScalarFormula() throws {
+        var rng = SplitMix64(seed: 5)
+        let w0: Tensor<Float> = randomNormalTensor([37], using: &rng)
+        let p = Parameter("w", w0)
+        let opt = AdamW(parameters: [p], beta1: 0.9, beta2: 0.95, weightDecay: 0.05)
+        var w = w0.data, m = [Float](repeating: 0, count: 37), v = m
+        for step in 1...3 {
+            let g: Tensor<Float> = randomNormalTensor([37], using: &rng)
+            p.grad = g
+            try opt.step(learningRate: 4e-4)
+            let lr: Float = 4e-4, b1: Float = 0.9, b2: Float = 0.95, decay = 1 - lr * Float(0.05)
+            let bias1 = 1 - Float.pow(b1, Float(step)), bias2Sqrt = (1 - Float.pow(b2, Float(step))).squareRoot()
+            for i in 0..<37 {
+                w[i] *= decay
+                m[i] += (1 - b1) * (g.data[i] - m[i])
+                v[i] = v[i] * b2 + (1 - b2) * g.data[i] * g.data[i]
+                w[i] -= lr / bias1 * (m[i] / (v[i].squareRoot() / bias2Sqrt + 1e-8))
+            }
+            XCTAssertEqual(p.value.data, w, "step \(step)")
+        }
+    }
+
+    /// The bias gradient (Linear.backward's addRows) against the row-by-row scalar sum, bit for bit, with a tail.
+    func testAddRowsMatchesScalarSum() {
+        var rng = SplitMix64(seed: 6)
+        let rows: Tensor<Float> = randomNormalTensor([7, 35], using: &rng)
+        var got = [Float](repeating: 0.25, count: 35), want = got
+        rows.data.withUnsafeBufferPointer { addRows($0.baseAddress!, rows: 7, count: 35, into: &got) }
+        for r in 0..<7 { for o in 0..<35 { want[o] += rows.data[r * 35 + o] } }
+        XCTAssertEqual(got, want)
     }
 }
 
