@@ -1,31 +1,30 @@
 """PyTorch CPU reference for `headlab benchmark nn` (same shapes, same thread count, same timing protocol).
 
-Usage: bench_torch.py THREADS GEMM_N BATCH TOKENS DIM BLOCKS [BACKBONES SIZES BATCHES]
-  BACKBONES: comma list of vit_s16, vit_s14, effnet_lite0 (or "none"); SIZES, BATCHES: comma lists.
-Prints one JSON line: {"gemm_gflops": ..., "head_step_s": ..., "backbones": {"vit_s16@224x1": images_per_s, ...}}.
-The backbones are plain-PyTorch ports of the HeadLab ones (timm's ViT with fused scaled-dot-product attention,
-EfficientNet-Lite0 with static TF "SAME" padding and eval BatchNorm), random weights, `torch.inference_mode()`.
-Used only for benchmarking; HeadLab never runs Python.
+Usage: bench_torch.py THREADS TOKENS DIM BLOCKS
+A server: prints "ready", then answers one request per stdin line with one number per stdout line, so HeadLab
+can alternate its own measurements with PyTorch's on a warm process (models are built once and cached):
+  gemm N                    -> GFLOP/s of an N×N×N sgemm (5 products after one warm-up)
+  head BATCH                -> seconds of the faster of two head training steps (one warm-up step on first use)
+  backbone NAME SIZE BATCH  -> images/s of a forward pass (one warm-up call, then ≥ 2 calls and ≥ 1.5 s)
+Errors answer "error: ...". The backbones are plain-PyTorch ports of the HeadLab ones (timm's ViT with fused
+scaled-dot-product attention, EfficientNet-Lite0 with static TF "SAME" padding and eval BatchNorm), random
+weights, `torch.inference_mode()`. Used only for benchmarking; HeadLab never runs Python.
 """
 import json, math, sys, time
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-threads, n, batch, tokens, dim, blocks = (int(a) for a in sys.argv[1:7])
-backbones = sys.argv[7].split(",") if len(sys.argv) > 7 and sys.argv[7] != "none" else []
-sizes = [int(s) for s in sys.argv[8].split(",")] if len(sys.argv) > 8 else [224, 512]
-batches = [int(s) for s in sys.argv[9].split(",")] if len(sys.argv) > 9 else [1]
+threads, tokens, dim, blocks = (int(a) for a in sys.argv[1:5])
 torch.set_num_threads(threads)
 torch.manual_seed(0)
-result = {}
 
-if n > 0:
+def gemm_gflops(n):
     a, b = torch.randn(n, n), torch.randn(n, n)
     a @ b
     t0 = time.time(); reps = 5
     for _ in range(reps): a @ b
-    result["gemm_gflops"] = 2 * n ** 3 * reps / (time.time() - t0) / 1e9
+    return 2 * n ** 3 * reps / (time.time() - t0) / 1e9
 
 side = int(tokens ** 0.5)
 class Head(nn.Module):
@@ -44,21 +43,22 @@ class Head(nn.Module):
         x = self.pixel(x.flatten(2).transpose(1, 2))
         return x
 
-if batch > 0:
-    head = Head()
-    opt = torch.optim.AdamW(head.parameters(), lr=4e-4, betas=(0.9, 0.95), weight_decay=0.05)
-    x = torch.randn(batch, tokens, 384)
-    target = torch.randn(batch, tokens * 64, 12)
-    def step():
-        opt.zero_grad()
-        loss = (head(x) - target).abs().mean()
-        loss.backward(); opt.step()
-    step()
+heads = {}
+def head_step_seconds(batch):
+    if batch not in heads:
+        head = Head()
+        opt = torch.optim.AdamW(head.parameters(), lr=4e-4, betas=(0.9, 0.95), weight_decay=0.05)
+        x, target = torch.randn(batch, tokens, 384), torch.randn(batch, tokens * 64, 12)
+        def step():
+            opt.zero_grad()
+            loss = (head(x) - target).abs().mean()
+            loss.backward(); opt.step()
+        step()
+        heads[batch] = step
     times = []
     for _ in range(2):
-        t0 = time.time(); step(); times.append(time.time() - t0)
-    result["head_step_s"] = min(times)
-
+        t0 = time.time(); heads[batch](); times.append(time.time() - t0)
+    return min(times)
 
 # --- Backbones (forward only) ---------------------------------------------------------------------------------
 class Attention(nn.Module):
@@ -167,10 +167,20 @@ def images_per_second(model, size, b):
 
 factories = {"vit_s16": lambda: ViT(16, 14, False), "vit_s14": lambda: ViT(14, 37, True),
              "effnet_lite0": EfficientNetLite0}
-result["backbones"] = {}
-for name in backbones:
-    model = factories[name]().eval()
-    for size in sizes:
-        for b in batches:
-            result["backbones"][f"{name}@{size}x{b}"] = images_per_second(model, size, b)
-print(json.dumps(result))
+models = {}
+def answer(words):
+    if words[0] == "gemm": return gemm_gflops(int(words[1]))
+    if words[0] == "head": return head_step_seconds(int(words[1]))
+    if words[0] == "backbone":
+        name, size, b = words[1], int(words[2]), int(words[3])
+        if name not in factories: raise ValueError(f"unknown backbone {name}")
+        if name not in models: models[name] = factories[name]().eval()
+        return images_per_second(models[name], size, b)
+    raise ValueError(f"unknown request {' '.join(words)}")
+
+print("ready", flush=True)
+for line in sys.stdin:
+    words = line.split()
+    if not words: continue
+    try: print(repr(float(answer(words))), flush=True)
+    except Exception as e: print(f"error: {e}".replace("\n", " "), flush=True)

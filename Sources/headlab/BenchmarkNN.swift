@@ -19,6 +19,9 @@ extension Benchmark {
         @Option(name: .customLong("backbone-batches"), help: "Backbone batch sizes (comma list).") var backboneBatches: String = "1"
         @Option(help: "Threads.") var threads: Int = ProcessInfo.processInfo.activeProcessorCount
 
+        @Option(help: "Rounds per item: HeadLab and PyTorch measured alternately this many times; medians are reported.") var rounds: Int = 3
+        @Option(help: "Reference: torch (PyTorch CPU via scripts/bench_torch.py, if installed) or none.") var reference: String = "torch"
+
         func run() throws {
             try runReportingErrors {
                 blasThreads = threads
@@ -29,19 +32,31 @@ extension Benchmark {
                 for name in backboneNames where !["vit_s16", "vit_s14", "effnet_lite0"].contains(name) {
                     throw ValidationError("--backbones: unknown backbone '\(name)' (vit_s16, vit_s14, effnet_lite0)")
                 }
-                print("OpenBLAS core: \(blasCoreName), threads \(threads)")
-                // Each HeadLab measurement is followed at once by PyTorch's on the same model (a subprocess per item), so
-                // both see the same machine load even when other jobs come and go.
-                var torchAvailable = true
-                func torch(gemm: Int = 0, batch: Int = 0, backbone: String = "none", size: Int = 224, images: Int = 1) -> [String: Any]? {
-                    guard torchAvailable else { return nil }
-                    let r = torchReference([threads, gemm, batch, tokens, dim, blocks].map(String.init) + [backbone, String(size), String(images)])
-                    if r == nil { torchAvailable = false; print("PyTorch: not available (pip install torch for the reference); HeadLab only") }
-                    return r
-                }
-                func ratio(_ swift: Double, _ reference: Double?, _ unit: String, higherIsBetter: Bool = true) -> String {
-                    guard let t = reference else { return "" }
-                    return String(format: "   PyTorch %.2f %@   HeadLab/PyTorch speed %.2f×", t, unit, higherIsBetter ? swift / t : t / swift)
+                guard rounds > 0 else { throw ValidationError("--rounds: must be positive") }
+                guard ["torch", "none"].contains(reference) else { throw ValidationError("--reference: '\(reference)' is not torch or none") }
+                print("OpenBLAS core: \(blasCoreName), threads \(threads), \(rounds) round(s) per item")
+                // PyTorch runs in one warm server process; each round measures HeadLab, then PyTorch on the same item, so
+                // both see the same machine load even when other jobs come and go, and the medians damp the swings.
+                let torch = reference == "torch" ? TorchServer(arguments: [threads, tokens, dim, blocks].map(String.init)) : nil
+                if reference == "torch" && torch == nil { print("PyTorch: not available (pip install torch for the reference); HeadLab only") }
+                /// Runs `rounds` alternating measurements and prints medians (and the per-round ratio range).
+                func report(_ label: String, _ unit: String, format: String, higherIsBetter: Bool = true,
+                            request: String, _ measure: () throws -> Double) throws {
+                    var ours: [Double] = [], theirs: [Double] = [], ratios: [Double] = []
+                    for _ in 0..<rounds {
+                        let h = try measure()
+                        ours.append(h)
+                        if let t = torch?.measure(request) {
+                            theirs.append(t); ratios.append(higherIsBetter ? h / t : t / h)
+                        }
+                    }
+                    var line = "\(label): HeadLab " + String(format: format, median(ours)) + " \(unit)"
+                    if !theirs.isEmpty {
+                        let r = higherIsBetter ? median(ours) / median(theirs) : median(theirs) / median(ours)
+                        line += "   PyTorch " + String(format: format, median(theirs)) + " \(unit)" + String(format: "   HeadLab/PyTorch speed %.2f×", r)
+                        if ratios.count > 1 { line += String(format: " (rounds %.2f–%.2f)", ratios.min()!, ratios.max()!) }
+                    }
+                    print(line)
                 }
                 var rng = SplitMix64(seed: 1)
                 // GEMM.
@@ -50,46 +65,36 @@ extension Benchmark {
                     let a = (0..<(n * n)).map { _ in rng.normal() }, b = (0..<(n * n)).map { _ in rng.normal() }
                     var c = [Float](repeating: 0, count: n * n)
                     sgemm(m: n, n: n, k: n, a, b, &c)
-                    let reps = 5, t0 = Date()
-                    for _ in 0..<reps { sgemm(m: n, n: n, k: n, a, b, &c) }
-                    let gflops = 2 * Double(n * n * n * reps) / Date().timeIntervalSince(t0) / 1e9
-                    print(String(format: "sgemm %d³: HeadLab %.0f GFLOP/s", n, gflops)
-                          + ratio(gflops, torch(gemm: n)?["gemm_gflops"] as? Double, "GFLOP/s"))
+                    try report("sgemm \(n)³", "GFLOP/s", format: "%.0f", request: "gemm \(n)") {
+                        let reps = 5, t0 = Date()
+                        for _ in 0..<reps { sgemm(m: n, n: n, k: n, a, b, &c) }
+                        return 2 * Double(n * n * n * reps) / Date().timeIntervalSince(t0) / 1e9
+                    }
                 }
                 // The head step.
                 let side = Int(Double(tokens).squareRoot())
                 if batch > 0 {
-                    let seconds = try headStep(side: side, rng: &rng)
-                    print(String(format: "head step (batch %d, %d tokens, %d blocks at %d, 3 deconvs → %d² px): HeadLab %.2f s",
-                                 batch, tokens, blocks, dim, side * 16, seconds)
-                          + ratio(seconds, torch(batch: batch)?["head_step_s"] as? Double, "s", higherIsBetter: false))
+                    let step = try headStep(side: side, rng: &rng)
+                    try report("head step (batch \(batch), \(tokens) tokens, \(blocks) blocks at \(dim), 3 deconvs → \(side * 16)² px)", "s",
+                               format: "%.2f", higherIsBetter: false, request: "head \(batch)") { min(try step(), try step()) }
                 }
                 // Backbones, forward only.
                 for name in backboneNames {
                     let forward = try backbone(name)
                     for size in sizeList { for b in batchList {
                         let x: Tensor<Float> = randomNormalTensor([b, 3, size, size], using: &rng)
-                        let rate = try imagesPerSecond(batch: b) { try forward(x) }
-                        let reference = (torch(backbone: name, size: size, images: b)?["backbones"] as? [String: Double])?["\(name)@\(size)x\(b)"]
-                        print(String(format: "%@ %d² batch %d: HeadLab %.2f images/s", name, size, b, rate)
-                              + ratio(rate, reference, "images/s"))
+                        try forward(x)  // warm-up
+                        try report("\(name) \(size)² batch \(b)", "images/s", format: "%.2f", request: "backbone \(name) \(size) \(b)") {
+                            try imagesPerSecond(batch: b) { try forward(x) }
+                        }
                     } }
                 }
             }
         }
 
-        /// Runs scripts/bench_torch.py with `arguments` and returns its JSON, or nil when python3/torch is missing.
-        func torchReference(_ arguments: [String]) -> [String: Any]? {
-            let script = URL(fileURLWithPath: DefaultPaths.root).appendingPathComponent("scripts/bench_torch.py").path
-            let p = Process()
-            p.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-            p.arguments = ["python3", script] + arguments
-            let out = Pipe(); p.standardOutput = out; p.standardError = FileHandle.nullDevice
-            guard (try? p.run()) != nil else { return nil }
-            let data = out.fileHandleForReading.readDataToEndOfFile()
-            p.waitUntilExit()
-            guard p.terminationStatus == 0 else { return nil }
-            return try? JSONSerialization.jsonObject(with: data) as? [String: Any]
+        func median(_ values: [Double]) -> Double {
+            let s = values.sorted()
+            return s.count % 2 == 1 ? s[s.count / 2] : (s[s.count / 2 - 1] + s[s.count / 2]) / 2
         }
 
         func intList(_ s: String, _ option: String) throws -> [Int] {
@@ -108,9 +113,8 @@ extension Benchmark {
             }
         }
 
-        /// One warm-up call, then calls until at least 2 and 1.5 s (the protocol of scripts/bench_torch.py).
+        /// Calls until at least 2 and 1.5 s (scripts/bench_torch.py's protocol; the warm-up call is made once, before the rounds).
         func imagesPerSecond(batch: Int, _ body: () throws -> Void) throws -> Double {
-            try body()
             var reps = 0
             let t0 = Date()
             while reps < 2 || Date().timeIntervalSince(t0) < 1.5 { try body(); reps += 1 }
@@ -118,8 +122,8 @@ extension Benchmark {
         }
 
         /// The head: linear 384→dim, pre-LN blocks (8 heads), 3× (deconv k2 s2 + GELU) 128/64/32, per-token linear → 2·2·3;
-        /// L1 loss and AdamW. Returns the faster of two steps after a warm-up step.
-        func headStep(side: Int, rng: inout SplitMix64) throws -> Double {
+        /// L1 loss and AdamW. Returns a timed step, after one warm-up step.
+        func headStep(side: Int, rng: inout SplitMix64) throws -> () throws -> Double {
             var layers: [any Layer<Float>] = [Linear(384, dim, name: "proj", rng: &rng)]
             for i in 0..<blocks { layers.append(TransformerBlock(dim: dim, heads: 8, name: "blocks.\(i)", rng: &rng)) }
             layers += [TokensToImage(height: side, width: side),
@@ -144,7 +148,50 @@ extension Benchmark {
                 return Date().timeIntervalSince(t)
             }
             _ = try step()
-            return min(try step(), try step())
+            return step
+        }
+    }
+}
+
+/// scripts/bench_torch.py as a warm server: one request line in, one number line out.
+final class TorchServer {
+    private let process = Process()
+    private let input = Pipe(), output = Pipe()
+    private var pending = Data()
+
+    /// Starts the server; nil when python3 or torch is missing (it never prints "ready").
+    init?(arguments: [String]) {
+        let script = URL(fileURLWithPath: DefaultPaths.root).appendingPathComponent("scripts/bench_torch.py").path
+        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+        process.arguments = ["python3", script] + arguments
+        signal(SIGPIPE, SIG_IGN)  // a server that died answers nil, not a killed benchmark
+        process.standardInput = input; process.standardOutput = output; process.standardError = FileHandle.nullDevice
+        guard (try? process.run()) != nil, readLine() == "ready" else { return nil }
+    }
+
+    deinit {
+        try? input.fileHandleForWriting.close()
+        process.waitUntilExit()
+    }
+
+    /// The answer to `request` (see scripts/bench_torch.py), or nil if PyTorch failed on it.
+    func measure(_ request: String) -> Double? {
+        guard process.isRunning else { return nil }
+        guard (try? input.fileHandleForWriting.write(contentsOf: Data((request + "\n").utf8))) != nil,
+              let line = readLine(), let value = Double(line) else { return nil }
+        return value
+    }
+
+    private func readLine() -> String? {
+        while true {
+            if let newline = pending.firstIndex(of: UInt8(ascii: "\n")) {
+                let line = String(decoding: pending[pending.startIndex..<newline], as: UTF8.self)
+                pending = Data(pending[(newline + 1)...])
+                return line
+            }
+            let chunk = output.fileHandleForReading.availableData
+            if chunk.isEmpty { return nil }
+            pending.append(chunk)
         }
     }
 }
