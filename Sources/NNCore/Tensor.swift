@@ -208,9 +208,9 @@ public func keepFreedMemoryForReuse() {
     _ = mallopt(M_TRIM_THRESHOLD, Int32.max)
 }
 
-/// Worker threads the layers use for batch-level parallelism (`DispatchQueue.concurrentPerform`);
-/// 1 runs everything on the calling thread. Results do not depend on it except for the order in which
-/// per-worker weight-gradient partial sums are added (fixed for a given value).
+/// Worker threads the layers use for their own loops (`WorkerPool`: batch × head loops, elementwise slices; GEMMs
+/// outside those loops use OpenBLAS's threads, `blasThreads`); 1 runs everything on the calling thread. Results do not
+/// depend on it except for the order in which per-worker weight-gradient partial sums are added (fixed for a given value).
 nonisolated(unsafe) public var nnThreadCount: Int = ProcessInfo.processInfo.activeProcessorCount
 
 /// Splits 0..<count into at most `nnThreadCount` contiguous chunks and runs `body(worker, chunk)` on each,
@@ -219,11 +219,11 @@ nonisolated(unsafe) public var nnThreadCount: Int = ProcessInfo.processInfo.acti
 func parallelChunks(_ count: Int, parallel: Bool = true, _ body: (Int, Range<Int>) -> Void) {
     let workers = parallel ? workerCount(count) : 1
     if workers == 1 { body(0, 0..<count); return }
-    // Each worker's GEMMs run single-threaded so workers × BLAS threads does not oversubscribe the cores.
+    // Each chunk's GEMMs run single-threaded so chunks × BLAS threads does not oversubscribe the cores.
     let savedBLASThreads = blasThreads
     if savedBLASThreads > 1 { blasThreads = 1 }
     defer { if savedBLASThreads > 1 { blasThreads = savedBLASThreads } }
-    DispatchQueue.concurrentPerform(iterations: workers) { w in
+    WorkerPool.shared.run(chunks: workers, threads: nnThreadCount) { w in
         let lo = count * w / workers, hi = count * (w + 1) / workers
         body(w, lo..<hi)
     }
