@@ -216,9 +216,12 @@ nonisolated(unsafe) public var nnThreadCount: Int = ProcessInfo.processInfo.acti
 /// Splits 0..<count into at most `nnThreadCount` contiguous chunks and runs `body(worker, chunk)` on each,
 /// concurrently when there is more than one. Chunks are the same for the same count and thread setting.
 /// With `parallel: false` (too little work to pay for a dispatch) the whole range runs on the calling thread.
-func parallelChunks(_ count: Int, parallel: Bool = true, _ body: (Int, Range<Int>) -> Void) {
-    let workers = parallel ? workerCount(count) : 1
-    if workers == 1 { body(0, 0..<count); return }
+/// `chunksPerThread` > 1 cuts finer chunks (callers that keep nothing per chunk index): the threads claim them one by
+/// one, so a worker that starts late (woken from parking, or its vCPU taken by the host) takes fewer and the caller
+/// does not wait for it at the end.
+func parallelChunks(_ count: Int, parallel: Bool = true, chunksPerThread: Int = 1, _ body: (Int, Range<Int>) -> Void) {
+    let workers = parallel ? (nnThreadCount > 1 ? min(count, nnThreadCount * chunksPerThread) : 1) : 1
+    if workers <= 1 { body(0, 0..<count); return }
     // Each chunk's GEMMs run single-threaded so chunks × BLAS threads does not oversubscribe the cores.
     let savedBLASThreads = blasThreads
     if savedBLASThreads > 1 { blasThreads = 1 }

@@ -80,5 +80,14 @@ final class WorkerPoolTests: XCTestCase {
         }
         XCTAssertEqual(seen.counts, [Int](repeating: 1, count: 1000))
         XCTAssertEqual(chunkOf.counts, [1, 1])
+        // Finer chunks: 2 threads × 4 chunks, each index once, contiguous and covering the range.
+        let fine = Hits(1000), fineChunks = Hits(8)
+        parallelChunks(1000, chunksPerThread: 4) { w, range in
+            fineChunks.hit(w)
+            for i in range { fine.hit(i) }
+            XCTAssertEqual(range, (1000 * w / 8)..<(1000 * (w + 1) / 8))
+        }
+        XCTAssertEqual(fine.counts, [Int](repeating: 1, count: 1000))
+        XCTAssertEqual(fineChunks.counts, [Int](repeating: 1, count: 8))
     }
 }
