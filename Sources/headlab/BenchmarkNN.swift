@@ -34,7 +34,7 @@ extension Benchmark {
                 }
                 guard rounds > 0 else { throw ValidationError("--rounds: must be positive") }
                 guard ["torch", "none"].contains(reference) else { throw ValidationError("--reference: '\(reference)' is not torch or none") }
-                print("OpenBLAS core: \(blasCoreName), threads \(threads), \(rounds) round(s) per item")
+                print("OpenBLAS core: \(blasCoreName), threads \(threads), \(rounds) round(s) per item (medians; host steal = share of CPU time the hypervisor took during the item)")
                 // PyTorch runs in one warm server process; each round measures HeadLab, then PyTorch on the same item, so
                 // both see the same machine load even when other jobs come and go, and the medians damp the swings.
                 let torch = reference == "torch" ? TorchServer(arguments: [threads, tokens, dim, blocks].map(String.init)) : nil
@@ -43,6 +43,7 @@ extension Benchmark {
                 func report(_ label: String, _ unit: String, format: String, higherIsBetter: Bool = true,
                             request: String, _ measure: () throws -> Double) throws {
                     var ours: [Double] = [], theirs: [Double] = [], ratios: [Double] = []
+                    let cpu0 = hostCPUTicks()
                     for _ in 0..<rounds {
                         let h = try measure()
                         ours.append(h)
@@ -55,6 +56,9 @@ extension Benchmark {
                         let r = higherIsBetter ? median(ours) / median(theirs) : median(theirs) / median(ours)
                         line += "   PyTorch " + String(format: format, median(theirs)) + " \(unit)" + String(format: "   HeadLab/PyTorch speed %.2f×", r)
                         if ratios.count > 1 { line += String(format: " (rounds %.2f–%.2f)", ratios.min()!, ratios.max()!) }
+                    }
+                    if let a = cpu0, let b = hostCPUTicks(), b.total > a.total {
+                        line += String(format: "   [host steal %.0f %%]", 100 * (b.steal - a.steal) / (b.total - a.total))
                     }
                     print(line)
                 }
@@ -90,6 +94,16 @@ extension Benchmark {
                     } }
                 }
             }
+        }
+
+        /// Cumulative CPU ticks of the machine and the part the hypervisor stole (/proc/stat), or nil off Linux. A high
+        /// steal share means the VM's vCPUs waited for the host: ratios measured then are noisy, whatever the medians.
+        func hostCPUTicks() -> (total: Double, steal: Double)? {
+            guard let text = try? String(contentsOfFile: "/proc/stat", encoding: .utf8),
+                  let first = text.split(separator: "\n").first, first.hasPrefix("cpu ") else { return nil }
+            let fields = first.split(separator: " ").dropFirst().compactMap { Double($0) }
+            guard fields.count >= 8 else { return nil }
+            return (fields.prefix(8).reduce(0, +), fields[7])
         }
 
         func median(_ values: [Double]) -> Double {
