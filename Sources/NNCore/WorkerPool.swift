@@ -58,7 +58,14 @@ final class WorkerPool: @unchecked Sendable {
             state.store(generation << 40 | chunks << 20, ordering: .releasing)   // publishes job and remaining
             for slot in slots where slot.parked.exchange(false, ordering: .sequentiallyConsistent) { slot.wake.signal() }
             runChunks(generation: generation)
-            while remaining.load(ordering: .acquiring) > 0 { headlab_pause() }
+            // Wait for chunks other threads still run: PAUSE, and a yield now and then in case one of them waits for
+            // this core (more threads than cores).
+            var spins = 0
+            while remaining.load(ordering: .acquiring) > 0 {
+                headlab_pause()
+                spins += 1
+                if spins & 63 == 0 { sched_yield() }
+            }
             job = nil
         }
     }

@@ -36,12 +36,12 @@ final class WorkerPoolTests: XCTestCase {
         var woken = 0
         for _ in 0..<3 {
             let hits = Hits(8)
-            pool.run(chunks: 8, threads: 2) { i in usleep(5000); hits.hit(i) }
+            pool.run(chunks: 8, threads: 2) { i in usleep(10_000); hits.hit(i) }
             XCTAssertEqual(hits.counts, [Int](repeating: 1, count: 8))
             if hits.threads.count == 2 { woken += 1 }
             usleep(UInt32(WorkerPool.spinNanoseconds / 1000) * 3)   // let the worker park
         }
-        XCTAssertGreaterThan(woken, 0, "a parked worker never woke to take a 5 ms chunk")
+        XCTAssertGreaterThan(woken, 0, "a parked worker never woke to take a 10 ms chunk")
     }
 
     func testNestedRegionRunsInline() {
