@@ -37,7 +37,6 @@ final class WorkerPool: @unchecked Sendable {
     /// Set while a region runs; a region that cannot take it runs inline.
     private let busy = Atomic<Bool>(false)
     private var slots: [Slot] = []
-    private let growLock = NSLock()
     // The current region, written before its generation is published and read only by threads holding one of its
     // unfinished chunks (so it cannot change under them).
     private var job: ((Int) -> Void)? = nil
@@ -83,8 +82,7 @@ final class WorkerPool: @unchecked Sendable {
     }
 
     private func ensureWorkers(_ count: Int) {
-        guard slots.count < count else { return }
-        growLock.lock(); defer { growLock.unlock() }
+        // Only the thread holding `busy` gets here, so `slots` needs no lock of its own.
         while slots.count < count {
             let slot = Slot()
             slots.append(slot)
