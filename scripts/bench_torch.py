@@ -6,6 +6,9 @@ can alternate its own measurements with PyTorch's on a warm process (models are 
   gemm N                    -> GFLOP/s of an N×N×N sgemm (5 products after one warm-up)
   head BATCH                -> seconds of the faster of two head training steps (one warm-up step on first use)
   backbone NAME SIZE BATCH  -> images/s of a forward pass (one warm-up call, then ≥ 2 calls and ≥ 1.5 s)
+  component KIND ARGS...    -> milliseconds, best of 5 calls after a warm-up, of one layer (`--components`):
+                               linear T IN OUT | gelu N | layernorm T C | attention B T C HEADS (forward, inference
+                               mode) | attention_train B T C HEADS | mlp_train B T C (forward + backward)
 Errors answer "error: ...". The backbones are plain-PyTorch ports of the HeadLab ones (timm's ViT with fused
 scaled-dot-product attention, EfficientNet-Lite0 with static TF "SAME" padding and eval BatchNorm), random
 weights, `torch.inference_mode()`. Used only for benchmarking; HeadLab never runs Python.
@@ -165,12 +168,45 @@ def images_per_second(model, size, b):
             model(x); reps += 1
         return b * reps / (time.time() - t0)
 
+components = {}
+def component_milliseconds(kind, args):
+    key = (kind, *args)
+    if key not in components:
+        g = torch.Generator().manual_seed(0)
+        if kind == "linear":
+            t, i, o = args; layer, x = nn.Linear(i, o), torch.randn(1, t, i, generator=g)
+            components[key] = (lambda: layer(x), True)
+        elif kind == "gelu":
+            x, f = torch.randn(args[0], generator=g), nn.GELU()
+            components[key] = (lambda: f(x), True)
+        elif kind == "layernorm":
+            t, c = args; layer, x = nn.LayerNorm(c, eps=1e-6), torch.randn(1, t, c, generator=g)
+            components[key] = (lambda: layer(x), True)
+        elif kind in ("attention", "attention_train", "mlp_train"):
+            b, t, c = args[:3]
+            layer = Attention(c, args[3]) if kind != "mlp_train" else nn.Sequential(nn.Linear(c, 4 * c), nn.GELU(), nn.Linear(4 * c, c))
+            x, dy = torch.randn(b, t, c, generator=g), torch.randn(b, t, c, generator=g)
+            if kind == "attention":
+                components[key] = (lambda: layer(x), True)
+            else:
+                x.requires_grad_(True)
+                components[key] = (lambda: layer(x).backward(dy), False)
+        else:
+            raise ValueError(f"unknown component {kind}")
+    body, inference = components[key]
+    with torch.inference_mode(inference):
+        body(); best = math.inf
+        for _ in range(5):
+            t0 = time.perf_counter(); body(); best = min(best, time.perf_counter() - t0)
+    return best * 1000
+
 factories = {"vit_s16": lambda: ViT(16, 14, False), "vit_s14": lambda: ViT(14, 37, True),
              "effnet_lite0": EfficientNetLite0}
 models = {}
 def answer(words):
     if words[0] == "gemm": return gemm_gflops(int(words[1]))
     if words[0] == "head": return head_step_seconds(int(words[1]))
+    if words[0] == "component": return component_milliseconds(words[1], [int(w) for w in words[2:]])
     if words[0] == "backbone":
         name, size, b = words[1], int(words[2]), int(words[3])
         if name not in factories: raise ValueError(f"unknown backbone {name}")

@@ -18,6 +18,8 @@ extension Benchmark {
         @Option(help: "Backbone input sizes (comma list).") var sizes: String = "224,512"
         @Option(name: .customLong("backbone-batches"), help: "Backbone batch sizes (comma list).") var backboneBatches: String = "1"
         @Option(help: "Threads.") var threads: Int = ProcessInfo.processInfo.activeProcessorCount
+        @Flag(help: "Also time the layers the items are made of (ViT-S/14 at 512: Linears, GELU, LayerNorm, attention; the head's attention and MLP with backward), to show where a ratio comes from.")
+        var components = false
 
         @Option(help: "Rounds per item: HeadLab and PyTorch measured alternately this many times; medians are reported.") var rounds: Int = 3
         @Option(help: "Reference: torch (PyTorch CPU via scripts/bench_torch.py, if installed) or none.") var reference: String = "torch"
@@ -82,6 +84,7 @@ extension Benchmark {
                     try report("head step (batch \(batch), \(tokens) tokens, \(blocks) blocks at \(dim), 3 deconvs → \(side * 16)² px)", "s",
                                format: "%.2f", higherIsBetter: false, request: "head \(batch)") { min(try step(), try step()) }
                 }
+                if components { try componentItems(rng: &rng, report: report) }
                 // Backbones, forward only.
                 for name in backboneNames {
                     let forward = try backbone(name)
@@ -93,6 +96,48 @@ extension Benchmark {
                         }
                     } }
                 }
+            }
+        }
+
+        /// The layers of the items, each the best of 5 calls after a warm-up (scripts/bench_torch.py's "component" requests
+        /// build the same layers): ViT-S/14 at 512² (T = 1297 tokens, width 384, 6 heads of 64) forward, and the head's
+        /// width-256 layers (batch 2 × 1024 tokens, 8 heads of 32) forward + backward with a random upstream gradient.
+        func componentItems(rng: inout SplitMix64,
+                            report: (String, String, String, Bool, String, () throws -> Double) throws -> Void) throws {
+            func bestMilliseconds(_ body: () -> Void) -> Double {
+                body()
+                var best = Double.infinity
+                for _ in 0..<5 { let t = Date(); body(); best = min(best, Date().timeIntervalSince(t)) }
+                return best * 1000
+            }
+            func item(_ label: String, _ request: String, _ body: @escaping () -> Void) throws {
+                try report("  " + label, "ms", "%.2f", false, "component " + request) { bestMilliseconds(body) }
+            }
+            let t = 1297, c = 384
+            let x: Tensor<Float> = randomNormalTensor([1, t, c], using: &rng)
+            let hidden: Tensor<Float> = randomNormalTensor([1, t, 4 * c], using: &rng)
+            for (inputs, outputs) in [(c, 3 * c), (c, c), (c, 4 * c), (4 * c, c)] {
+                let linear = Linear<Float>(inputs, outputs, rng: &rng)
+                let input = inputs == c ? x : hidden
+                try item("linear \(t)×\(inputs)→\(outputs) forward", "linear \(t) \(inputs) \(outputs)") { _ = linear(input) }
+            }
+            let gelu = Activation<Float>(.gelu), norm = LayerNorm<Float>(c, eps: 1e-6)
+            try item("GELU \(t)×\(4 * c) forward", "gelu \(t * 4 * c)") { _ = gelu(hidden) }
+            try item("LayerNorm \(t)×\(c) forward", "layernorm \(t) \(c)") { _ = norm(x) }
+            let attention = MultiHeadSelfAttention<Float>(dim: c, heads: 6, rng: &rng)
+            try item("attention \(t) tokens, 6×64 heads (qkv, softmax(qkᵀ)v, proj) forward", "attention 1 \(t) \(c) 6") { _ = attention(x) }
+            let (b, tokens, width) = (2, 1024, 256)
+            let h: Tensor<Float> = randomNormalTensor([b, tokens, width], using: &rng)
+            let dy: Tensor<Float> = randomNormalTensor([b, tokens, width], using: &rng)
+            let headAttention = MultiHeadSelfAttention<Float>(dim: width, heads: 8, rng: &rng)
+            try item("attention \(b)×\(tokens) tokens, 8×32 heads, forward + backward", "attention_train \(b) \(tokens) \(width) 8") {
+                _ = headAttention(h)
+                _ = headAttention.backward(dy, inputShape: h.shape)
+            }
+            let mlp = MLP<Float>(dim: width, hidden: 4 * width, rng: &rng)
+            try item("MLP \(b)×\(tokens)×\(width)→\(4 * width)→\(width), forward + backward", "mlp_train \(b) \(tokens) \(width)") {
+                _ = mlp(h)
+                _ = mlp.backward(dy, inputShape: h.shape)
             }
         }
 
