@@ -327,16 +327,25 @@ func softmaxGradientFloat(y: UnsafePointer<Float>, dy: UnsafePointer<Float>, dot
     }
 }
 
-/// max of p[0..<count] (count ≥ 1), 16 lanes at a time.
+/// max of p[0..<count] (count ≥ 1), 16 lanes at a time with four running maxima (one chain waited out vmaxps's
+/// latency on every vector: attention's rows are ~80 vectors long).
 @inline(__always)
 func rowMaximum(_ p: UnsafeMutablePointer<Float>, count: Int) -> Float {
     var best = SIMD16<Float>(repeating: p[0]), j = 0
+    var best1 = best, best2 = best, best3 = best
     let raw = UnsafeRawPointer(p)
+    while j + 64 <= count {
+        best = simdMaximum(best, raw.loadUnaligned(fromByteOffset: 4 * j, as: SIMD16<Float>.self))
+        best1 = simdMaximum(best1, raw.loadUnaligned(fromByteOffset: 4 * j + 64, as: SIMD16<Float>.self))
+        best2 = simdMaximum(best2, raw.loadUnaligned(fromByteOffset: 4 * j + 128, as: SIMD16<Float>.self))
+        best3 = simdMaximum(best3, raw.loadUnaligned(fromByteOffset: 4 * j + 192, as: SIMD16<Float>.self))
+        j += 64
+    }
     while j + 16 <= count {
         best = simdMaximum(best, raw.loadUnaligned(fromByteOffset: 4 * j, as: SIMD16<Float>.self))
         j += 16
     }
-    var m = horizontalMaximum(best)
+    var m = horizontalMaximum(simdMaximum(simdMaximum(best, best1), simdMaximum(best2, best3)))
     while j < count { m = max(m, p[j]); j += 1 }
     return m
 }

@@ -173,14 +173,14 @@ final class GradientCheckTests: XCTestCase {
 
     /// The Float SIMD attention path (head width a multiple of 16) against the Double GEMM path, which the finite
     /// differences above check: same weights, inputs and upstream gradient; outputs, input gradients and parameter
-    /// gradients agree normwise to 1e-5. Shapes cover head widths 16/32/64 (the 4×64, 8×32, 4×32 and 1×16 tiles),
+    /// gradients agree normwise to 1e-5. Shapes cover head widths 16/32/64 (the 6×64, 4×64, 8×32, 4×32 and 1×16 tiles),
     /// T not a multiple of 16 (padded panels), several query blocks with a short last one, a padded row stride
     /// (T = 256), and 1 vs 2 workers (bit-identical).
     func testFloatAttentionKernelMatchesDoublePath() {
         let saved = nnThreadCount
         defer { nnThreadCount = saved }
-        // (128, 2, 1, 150, nil): head width 64 with one 150-row block, so dk/dv (k = 150 > 64) take the 32-column strips
-        // of 8-row tiles, and leftover rows the single-row tiles.
+        // (128, 2, 1, 150, nil): head width 64 with one 150-row block, so dk/dv are deep products (k = 150); rows 5 and
+        // T = 21 or 37 leave rows to the 4-row and single-row tiles.
         for (dim, heads, batch, tokens, rows) in [(64, 4, 2, 37, 8), (64, 2, 2, 37, nil), (128, 2, 1, 21, 5), (64, 2, 1, 256, 64), (128, 2, 1, 150, nil)] as [(Int, Int, Int, Int, Int?)] {
             var rng = SplitMix64(seed: 17)
             let float = MultiHeadSelfAttention<Float>(dim: dim, heads: heads, rng: &rng)
