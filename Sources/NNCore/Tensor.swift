@@ -9,7 +9,7 @@
 //   which therefore runs the real backward code). Hot paths carry `@_specialize(where Scalar == Float)` so
 //   callers in other modules get specialised code.
 // - Matrix products go through `NNScalar.gemm` (OpenBLAS sgemm/dgemm); convolutions are im2col + GEMM.
-//   Batch (or batch × head) loops run on `nnThreadCount` workers with single-threaded BLAS inside.
+//   Batch (or batch × head) loops and GEMMs run on `nnThreadCount` workers; OpenBLAS itself stays single-threaded.
 // - Parameters are named (timm/PyTorch names where a counterpart exists); checkpoints are safetensors.
 
 import Foundation
@@ -38,12 +38,18 @@ extension Float: NNScalar {
     @inlinable public static func tanh(_ x: Float) -> Float { Foundation.tanh(x) }
     @inlinable public static func cos(_ x: Float) -> Float { Foundation.cos(x) }
     @inlinable public static func pow(_ x: Float, _ y: Float) -> Float { Foundation.pow(x, y) }
-    @inlinable public static func gemm(transposeA: Bool, transposeB: Bool, m: Int, n: Int, k: Int, alpha: Float,
-                                       _ a: UnsafePointer<Float>, lda: Int, _ b: UnsafePointer<Float>, ldb: Int,
-                                       beta: Float, _ c: UnsafeMutablePointer<Float>, ldc: Int) {
+    /// Split over the workers (`forEachGemmPiece`), each piece one single-threaded `cblas_sgemm`.
+    public static func gemm(transposeA: Bool, transposeB: Bool, m: Int, n: Int, k: Int, alpha: Float,
+                            _ a: UnsafePointer<Float>, lda: Int, _ b: UnsafePointer<Float>, ldb: Int,
+                            beta: Float, _ c: UnsafeMutablePointer<Float>, ldc: Int) {
         if m == 0 || n == 0 { return }
-        cblas_sgemm(CblasRowMajor, transposeA ? CblasTrans : CblasNoTrans, transposeB ? CblasTrans : CblasNoTrans,
-                    Int32(m), Int32(n), Int32(k), alpha, a, Int32(lda), b, Int32(ldb), beta, c, Int32(ldc))
+        forEachGemmPiece(m: m, n: n, k: k) { i0, rows, j0, columns in
+            // Row i of op(A) is A's row i, or A's column i when transposed; column j of op(B) likewise.
+            let aPiece = a + (transposeA ? i0 : i0 * lda), bPiece = b + (transposeB ? j0 * ldb : j0)
+            cblas_sgemm(CblasRowMajor, transposeA ? CblasTrans : CblasNoTrans, transposeB ? CblasTrans : CblasNoTrans,
+                        Int32(rows), Int32(columns), Int32(k), alpha, aPiece, Int32(lda), bPiece, Int32(ldb), beta,
+                        c + i0 * ldc + j0, Int32(ldc))
+        }
     }
 }
 
@@ -58,6 +64,7 @@ extension Double: NNScalar {
                                        _ a: UnsafePointer<Double>, lda: Int, _ b: UnsafePointer<Double>, ldb: Int,
                                        beta: Double, _ c: UnsafeMutablePointer<Double>, ldc: Int) {
         if m == 0 || n == 0 { return }
+        if openblas_get_num_threads() != 1 { openblas_set_num_threads(1) }   // as for Float: no OpenBLAS helper threads
         cblas_dgemm(CblasRowMajor, transposeA ? CblasTrans : CblasNoTrans, transposeB ? CblasTrans : CblasNoTrans,
                     Int32(m), Int32(n), Int32(k), alpha, a, Int32(lda), b, Int32(ldb), beta, c, Int32(ldc))
     }
@@ -208,9 +215,10 @@ public func keepFreedMemoryForReuse() {
     _ = mallopt(M_TRIM_THRESHOLD, Int32.max)
 }
 
-/// Worker threads the layers use for their own loops (`WorkerPool`: batch × head loops, elementwise slices; GEMMs
-/// outside those loops use OpenBLAS's threads, `blasThreads`); 1 runs everything on the calling thread. Results do not
-/// depend on it except for the order in which per-worker weight-gradient partial sums are added (fixed for a given value).
+/// Worker threads the layers use (`WorkerPool`: batch × head loops, elementwise slices, and GEMMs split into pieces
+/// that each run single-threaded OpenBLAS, `forEachGemmPiece`); 1 runs everything on the calling thread. Results are
+/// reproducible for a given value; between values they differ only by float rounding (GEMM pieces round like separate
+/// products, and per-worker weight-gradient partial sums are added in another order).
 nonisolated(unsafe) public var nnThreadCount: Int = ProcessInfo.processInfo.activeProcessorCount
 
 /// Splits 0..<count into at most `nnThreadCount` contiguous chunks and runs `body(worker, chunk)` on each,
@@ -222,10 +230,6 @@ nonisolated(unsafe) public var nnThreadCount: Int = ProcessInfo.processInfo.acti
 func parallelChunks(_ count: Int, parallel: Bool = true, chunksPerThread: Int = 1, _ body: (Int, Range<Int>) -> Void) {
     let workers = parallel ? (nnThreadCount > 1 ? min(count, nnThreadCount * chunksPerThread) : 1) : 1
     if workers <= 1 { body(0, 0..<count); return }
-    // Each chunk's GEMMs run single-threaded so chunks × BLAS threads does not oversubscribe the cores.
-    let savedBLASThreads = blasThreads
-    if savedBLASThreads > 1 { blasThreads = 1 }
-    defer { if savedBLASThreads > 1 { blasThreads = savedBLASThreads } }
     WorkerPool.shared.run(chunks: workers, threads: nnThreadCount) { w in
         let lo = count * w / workers, hi = count * (w + 1) / workers
         body(w, lo..<hi)

@@ -2,15 +2,14 @@ import Foundation
 import Synchronization
 import _COpenBLAS
 
-/// NNCore's threads for the layers' own loops (`parallelChunks`: batch × head loops, elementwise slices); GEMMs outside
-/// those loops use OpenBLAS's threads.
+/// NNCore's threads, the only ones it computes on: the layers' own loops (`parallelChunks`: batch × head loops,
+/// elementwise slices) and GEMM pieces (`forEachGemmPiece`; OpenBLAS is kept at one thread).
 ///
 /// Why not `DispatchQueue.concurrentPerform`: libdispatch on Linux adds pool threads only while the machine looks idle,
 /// so on a loaded host a region often ran on one core. And a forward pass is hundreds of regions a few hundred
 /// microseconds long: a parked thread's vCPU is given away by the hypervisor, and waking it costs up to milliseconds
-/// here, so idle workers keep polling for `spinNanoseconds` before parking on a semaphore, as OpenBLAS's own threads do.
-/// They poll with `sched_yield` (not only PAUSE), again like OpenBLAS's: while OpenBLAS's helper computes a GEMM on the
-/// same core, a yielding poller hands it the core instead of taking half of it, and vice versa.
+/// here, so idle workers keep polling for `spinNanoseconds` before parking on a semaphore. They poll with `sched_yield`
+/// (not only PAUSE): on a host with more runnable threads than cores, a yielding poller hands its core over.
 ///
 /// Chunks are claimed dynamically (a slow or descheduled worker does not hold the others up) but each chunk index runs
 /// exactly once, so results depend on the chunking only, never on which thread ran what. A region started while
@@ -40,6 +39,9 @@ final class WorkerPool: @unchecked Sendable {
     // The current region, written before its generation is published and read only by threads holding one of its
     // unfinished chunks (so it cannot change under them).
     private var job: ((Int) -> Void)? = nil
+
+    /// Whether a region is running (a GEMM inside one runs whole on its worker instead of being split again).
+    var isBusy: Bool { busy.load(ordering: .relaxed) }
 
     /// Runs `body(chunk)` for chunk in 0..<chunks on up to `threads` threads (the caller included); returns when all
     /// are done.

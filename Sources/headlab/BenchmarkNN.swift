@@ -26,7 +26,6 @@ extension Benchmark {
 
         func run() throws {
             try runReportingErrors {
-                blasThreads = threads
                 nnThreadCount = threads
                 keepFreedMemoryForReuse()
                 let backboneNames = backbones == "none" ? [] : backbones.split(separator: ",").map(String.init)

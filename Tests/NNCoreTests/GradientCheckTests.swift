@@ -175,7 +175,7 @@ final class GradientCheckTests: XCTestCase {
     /// differences above check: same weights, inputs and upstream gradient; outputs, input gradients and parameter
     /// gradients agree normwise to 1e-5. Shapes cover head widths 16/32/64 (the 6×64, 4×64, 8×32, 4×32 and 1×16 tiles),
     /// T not a multiple of 16 (padded panels), several query blocks with a short last one, a padded row stride
-    /// (T = 256), and 1 vs 2 workers (bit-identical).
+    /// (T = 256), and 1 vs 2 workers.
     func testFloatAttentionKernelMatchesDoublePath() {
         let saved = nnThreadCount
         defer { nnThreadCount = saved }
@@ -197,7 +197,8 @@ final class GradientCheckTests: XCTestCase {
                 let y = float(x), dx = float.backward(dy, inputShape: x.shape)
                 runs.append([y, dx] + float.parameters.map { $0.grad })
             }
-            for (a, b) in zip(runs[0], runs[1]) { XCTAssertEqual(a, b, "\(what): 1 vs 2 workers") }
+            // Not bit for bit: the qkv and proj Linears' GEMMs are split over the workers (rounding like separate products).
+            for (a, b) in zip(runs[0], runs[1]) { assertRelativeClose(a, b, 1e-6, "\(what): 1 vs 2 workers") }
             let y = double(x.converted()), dx = double.backward(dy.converted(), inputShape: x.shape)
             let reference = [y, dx] + double.parameters.map { $0.grad }
             for (i, (a, b)) in zip(runs[0], reference).enumerated() {

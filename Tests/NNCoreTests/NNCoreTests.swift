@@ -2,6 +2,7 @@ import XCTest
 import TestSupport
 import Geometry
 @testable import NNCore
+import _COpenBLAS
 
 final class BLASTests: XCTestCase {
     func testSgemmMatchesNaiveProductForAllTransposes() {
@@ -21,5 +22,59 @@ final class BLASTests: XCTestCase {
             } }
         }
         XCTAssertFalse(blasCoreName.isEmpty)
+    }
+
+    /// GEMMs large enough to be split over the workers (`forEachGemmPiece`): rows when M ≥ N, columns otherwise, with
+    /// every transpose, leading dimensions wider than the operands (sub-matrices), beta 0 and ≠ 0, and sizes that are
+    /// not multiples of 16. On 1, 2 and 3 workers (as many pieces) the product matches a Double product to 1e-5
+    /// relative per value and leaves the padding columns of C alone; a repeated call is bit-identical.
+    func testSplitGemmMatchesReference() {
+        let saved = nnThreadCount
+        defer { nnThreadCount = saved }
+        var rng = SplitMix64(seed: 4)
+        for (m, n, k, alpha, beta) in [(333, 97, 101, 0.75, 0.5), (45, 781, 97, 1, 0)] as [(Int, Int, Int, Float, Float)] {
+            let pad = 3
+            for (ta, tb) in [(false, false), (true, false), (false, true), (true, true)] {
+                let lda = (ta ? m : k) + pad, ldb = (tb ? k : n) + pad, ldc = n + pad
+                let a = (0..<((ta ? k : m) * lda)).map { _ in Float(rng.normal()) }
+                let b = (0..<((tb ? n : k) * ldb)).map { _ in Float(rng.normal()) }
+                let c0 = (0..<(m * ldc)).map { _ in Float(rng.normal()) }
+                var reference = [Double](repeating: 0, count: m * ldc)
+                for i in 0..<m {
+                    for j in 0..<n {
+                        var s = 0.0
+                        for p in 0..<k {
+                            s += Double(ta ? a[p * lda + i] : a[i * lda + p]) * Double(tb ? b[j * ldb + p] : b[p * ldb + j])
+                        }
+                        reference[i * ldc + j] = Double(alpha) * s + Double(beta) * Double(c0[i * ldc + j])
+                    }
+                }
+                for workers in [1, 2, 3] {
+                    nnThreadCount = workers
+                    let what = "\(m)×\(n)×\(k) transposes \(ta)/\(tb), \(workers) workers"
+                    XCTAssertEqual(gemmPieceCount(m: m, n: n, k: k), workers, what)
+                    var runs: [[Float]] = []
+                    for _ in 0..<2 {
+                        var c = c0
+                        Float.gemm(transposeA: ta, transposeB: tb, m: m, n: n, k: k, alpha: alpha, a, lda: lda, b, ldb: ldb,
+                                   beta: beta, &c, ldc: ldc)
+                        runs.append(c)
+                    }
+                    XCTAssertTrue(runs[0] == runs[1], "\(what): repeated call differs")
+                    var worst = 0.0
+                    for i in 0..<m {
+                        for j in 0..<n {
+                            let want = reference[i * ldc + j]
+                            worst = max(worst, abs(Double(runs[0][i * ldc + j]) - want) / max(1, abs(want)))
+                        }
+                        for j in n..<ldc where runs[0][i * ldc + j] != c0[i * ldc + j] {
+                            XCTFail("\(what): padding column \(j) of row \(i) written")
+                        }
+                    }
+                    XCTAssertLessThan(worst, 1e-5, what)
+                }
+            }
+        }
+        XCTAssertEqual(openblas_get_num_threads(), 1, "OpenBLAS kept single-threaded")
     }
 }
