@@ -26,23 +26,26 @@ public final class Linear<Scalar: NNScalar>: Layer {
     public func callAsFunction(_ x: Tensor<Scalar>) -> Tensor<Scalar> {
         precondition(x.shape.last == inFeatures, "Linear(\(weight.name)): input \(x.shape) last dim must be \(inFeatures)")
         input = x
-        let rows = x.count / inFeatures
-        // [..., out]: filled with the bias below (GEMM beta 1) or overwritten by the GEMM (beta 0).
+        let rows = x.count / inFeatures, inputs = inFeatures, outputs = outFeatures
+        // [..., out]: filled with the bias (GEMM beta 1) or overwritten by the GEMM (beta 0).
         var y = Tensor<Scalar>(uninitialized: Array(x.shape.dropLast()) + [outFeatures])
+        let biasValues = bias?.value.data ?? []
         y.data.withUnsafeMutableBufferPointer { yp in
-            if let b = bias {
-                b.value.data.withUnsafeBufferPointer { bp in
-                    for r in 0..<rows { (yp.baseAddress! + r * outFeatures).update(from: bp.baseAddress!, count: outFeatures) }
+        x.data.withUnsafeBufferPointer { xp in
+        weight.value.data.withUnsafeBufferPointer { wp in
+        biasValues.withUnsafeBufferPointer { bp in
+            let y = yp.baseAddress!, x = xp.baseAddress!, w = wp.baseAddress!
+            // Each worker's piece fills its own bias rows just before its GEMM (one thread filling all of y first was
+            // ~5 % of a ViT Linear).
+            forEachGemmPiece(m: rows, n: outputs, k: inputs) { i0, pieceRows, j0, columns in
+                if let b = bp.baseAddress {
+                    for r in i0..<(i0 + pieceRows) { (y + r * outputs + j0).update(from: b + j0, count: columns) }
                 }
+                Scalar.gemm(transposeA: false, transposeB: true, m: pieceRows, n: columns, k: inputs, alpha: 1,
+                            x + i0 * inputs, lda: inputs, w + j0 * inputs, ldb: inputs,
+                            beta: bp.isEmpty ? 0 : 1, y + i0 * outputs + j0, ldc: outputs)
             }
-            x.data.withUnsafeBufferPointer { xp in
-                weight.value.data.withUnsafeBufferPointer { wp in
-                    Scalar.gemm(transposeA: false, transposeB: true, m: rows, n: outFeatures, k: inFeatures, alpha: 1,
-                                xp.baseAddress!, lda: inFeatures, wp.baseAddress!, ldb: inFeatures,
-                                beta: bias == nil ? 0 : 1, yp.baseAddress!, ldc: outFeatures)
-                }
-            }
-        }
+        } } } }
         return y
     }
 
