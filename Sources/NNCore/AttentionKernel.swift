@@ -1,3 +1,5 @@
+import _COpenBLAS
+
 // The Float products inside attention, as a register-tiled SIMD kernel instead of OpenBLAS calls.
 //
 // Attention's products are thin (one operand is [T, D] with D = head width, 32 or 64) and many (per batch × head ×
@@ -228,12 +230,18 @@ private func tile1x1(_ k: Int, _ alpha: Float, _ x: UnsafePointer<Float>, _ xDep
     store16(c00, c, alpha: alpha, accumulate: accumulate)
 }
 
-/// dst[j, d] (+)= src[d, j] for d < rows, j < columns: the [D, T] ↔ [T, D] moves around the kernel
-/// (src row stride `lds`, dst row stride `ldd`).
+/// dst[j, d] (+)= src[d, j] for d < rows, j < columns (src row stride `lds`, dst row stride `ldd`): the [T, D] → [D, T]
+/// panels of attention and the layout transposes. Whole 16 × 16 blocks go through registers (`headlab_transpose16x16`),
+/// the edges one value at a time.
 func transposeFloat(_ src: UnsafePointer<Float>, lds: Int, rows: Int, columns: Int,
                     _ dst: UnsafeMutablePointer<Float>, ldd: Int, accumulate: Bool) {
-    for d in 0..<rows {
-        let s = src + d * lds
-        if accumulate { for j in 0..<columns { dst[j * ldd + d] += s[j] } } else { for j in 0..<columns { dst[j * ldd + d] = s[j] } }
+    let fullRows = rows & ~15, fullColumns = columns & ~15
+    for d0 in stride(from: 0, to: fullRows, by: 16) {
+        for j0 in stride(from: 0, to: fullColumns, by: 16) {
+            headlab_transpose16x16(src + d0 * lds + j0, lds, dst + j0 * ldd + d0, ldd, accumulate ? 1 : 0)
+        }
     }
+    func scalar(_ d: Int, _ j: Int) { if accumulate { dst[j * ldd + d] += src[d * lds + j] } else { dst[j * ldd + d] = src[d * lds + j] } }
+    for d in 0..<fullRows { for j in fullColumns..<columns { scalar(d, j) } }
+    for d in fullRows..<rows { for j in 0..<columns { scalar(d, j) } }
 }

@@ -94,25 +94,38 @@ public final class Unpatchify<Scalar: NNScalar>: Layer {
 }
 
 /// dst[n, j, i] = (or +=) src[n, i, j] for `batch` matrices [rows, columns], in 32 × 32 tiles (cache-friendly on
-/// both sides); batches run on `nnThreadCount` workers.
+/// both sides); Float moves whole 16 × 16 blocks in registers (`transposeFloat`). Work units are (matrix, 32-row band)
+/// pairs on `nnThreadCount` workers (one [2, 32, 512²] image is two matrices but 16.8 M values).
 @_specialize(where Scalar == Float)
 func transposeBatch<Scalar: NNScalar>(_ source: [Scalar], _ destination: inout [Scalar], batch: Int, rows: Int, columns: Int,
                                       accumulate: Bool) {
-    let tile = 32, size = rows * columns
+    let tile = 32, size = rows * columns, bands = (rows + tile - 1) / tile
     source.withUnsafeBufferPointer { sp in
     destination.withUnsafeMutableBufferPointer { dp in
         let src = sp.baseAddress!, dst = dp.baseAddress!
-        parallelChunks(batch, parallel: size >= 1 << 15) { _, range in
-            for n in range {
-                let s = src + n * size, d = dst + n * size
-                for i0 in stride(from: 0, to: rows, by: tile) { for j0 in stride(from: 0, to: columns, by: tile) {
-                    let i1 = min(i0 + tile, rows), j1 = min(j0 + tile, columns)
+        // Bands of one matrix write disjoint rows i of every destination row j; each unit covers all columns.
+        let columnBlocks = max(1, min(columns / tile, 8 * nnThreadCount))
+        parallelChunks(batch * bands * columnBlocks, parallel: size * batch >= 1 << 15) { _, range in
+            for unit in range {
+                let n = unit / (bands * columnBlocks), i0 = (unit / columnBlocks % bands) * tile, block = unit % columnBlocks
+                let jStart = columns * block / columnBlocks / tile * tile
+                let jEnd = block == columnBlocks - 1 ? columns : columns * (block + 1) / columnBlocks / tile * tile
+                let s = src + n * size, d = dst + n * size, i1 = min(i0 + tile, rows)
+                if Scalar.self == Float.self {
+                    func f(_ p: UnsafePointer<Scalar>) -> UnsafePointer<Float> { UnsafeRawPointer(p).assumingMemoryBound(to: Float.self) }
+                    func f(_ p: UnsafeMutablePointer<Scalar>) -> UnsafeMutablePointer<Float> { UnsafeMutableRawPointer(p).assumingMemoryBound(to: Float.self) }
+                    transposeFloat(f(s + i0 * columns + jStart), lds: columns, rows: i1 - i0, columns: jEnd - jStart,
+                                   f(d + jStart * rows + i0), ldd: rows, accumulate: accumulate)
+                    continue
+                }
+                for j0 in stride(from: jStart, to: jEnd, by: tile) {
+                    let j1 = min(j0 + tile, jEnd)
                     for j in j0..<j1 {
                         let out = d + j * rows
                         if accumulate { for i in i0..<i1 { out[i] += s[i * columns + j] } }
                         else { for i in i0..<i1 { out[i] = s[i * columns + j] } }
                     }
-                } }
+                }
             }
         }
     } }

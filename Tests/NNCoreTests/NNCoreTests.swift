@@ -78,3 +78,54 @@ final class BLASTests: XCTestCase {
         XCTAssertEqual(openblas_get_num_threads(), 1, "OpenBLAS kept single-threaded")
     }
 }
+
+final class TransposeTests: XCTestCase {
+    /// `transposeFloat` (16 × 16 register blocks plus scalar edges) against the definition, overwriting and accumulating,
+    /// with row strides wider than the rows (the attention panels' case) and sizes around the block edges; and
+    /// `transposeBatch` on Float (bands × column blocks on 1 and 3 workers) and Double (scalar tiles) alike.
+    func testTransposesMatchDefinition() {
+        var rng = SplitMix64(seed: 5)
+        for (rows, columns) in [(16, 16), (37, 53), (48, 33), (5, 70), (130, 17)] {
+            let lds = columns + 7, ldd = rows + 3
+            let src = (0..<(rows * lds)).map { _ in Float(rng.normal()) }
+            let start = (0..<(columns * ldd)).map { _ in Float(rng.normal()) }
+            for accumulate in [false, true] {
+                var dst = start
+                src.withUnsafeBufferPointer { s in dst.withUnsafeMutableBufferPointer { d in
+                    transposeFloat(s.baseAddress!, lds: lds, rows: rows, columns: columns, d.baseAddress!, ldd: ldd, accumulate: accumulate)
+                } }
+                var wrong = 0
+                for j in 0..<columns {
+                    for i in 0..<ldd {
+                        let want = i < rows ? (accumulate ? start[j * ldd + i] + src[i * lds + j] : src[i * lds + j]) : start[j * ldd + i]
+                        if dst[j * ldd + i] != want { wrong += 1 }
+                    }
+                }
+                XCTAssertEqual(wrong, 0, "transposeFloat \(rows)×\(columns), accumulate \(accumulate)")
+            }
+        }
+        let saved = nnThreadCount
+        defer { nnThreadCount = saved }
+        for (batch, rows, columns) in [(2, 32, 1000), (3, 37, 45), (1, 5, 300)] {
+            let src: [Double] = (0..<(batch * rows * columns)).map { _ in Double(rng.normal()) }
+            let start: [Double] = (0..<(batch * rows * columns)).map { _ in Double(rng.normal()) }
+            for workers in [1, 3] {
+                nnThreadCount = workers
+                for accumulate in [false, true] {
+                    let floatStart: [Float] = start.map { Float($0) }, floatSource: [Float] = src.map { Float($0) }
+                    var float = floatStart, double = start
+                    transposeBatch(floatSource, &float, batch: batch, rows: rows, columns: columns, accumulate: accumulate)
+                    transposeBatch(src, &double, batch: batch, rows: rows, columns: columns, accumulate: accumulate)
+                    var wrong = 0
+                    for n in 0..<batch { for i in 0..<rows { for j in 0..<columns {
+                        let o = n * rows * columns + j * rows + i, from = n * rows * columns + i * columns + j
+                        let wantDouble: Double = accumulate ? start[o] + src[from] : src[from]
+                        let wantFloat: Float = accumulate ? floatStart[o] + floatSource[from] : floatSource[from]
+                        if double[o] != wantDouble || float[o] != wantFloat { wrong += 1 }
+                    } } }
+                    XCTAssertEqual(wrong, 0, "transposeBatch \(batch)×\(rows)×\(columns), \(workers) workers, accumulate \(accumulate)")
+                }
+            }
+        }
+    }
+}
