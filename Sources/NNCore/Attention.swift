@@ -32,9 +32,10 @@ public final class MultiHeadSelfAttention<Scalar: NNScalar>: Layer {
 
     func blockRows(_ t: Int) -> Int { min(t, max(1, queryBlockRows ?? Self.defaultBlockRows(t, values: 65_536))) }
 
-    /// About `values`/T query rows, a multiple of 8 so that the kernel's 4- and 8-row tiles leave no rows over
-    /// (e.g. 50 rows at T = 1297 left 2 rows per block to the slow single-row tiles).
-    static func defaultBlockRows(_ t: Int, values: Int) -> Int { max(16, (values / max(t, 1)) & ~7) }
+    /// About `values`/T query rows, a multiple of 24 so that the kernel's 6-row (64-column strips) and 8-row (head
+    /// width 32) tiles leave no rows to the slow single-row tiles: 56-row blocks at T = 1025 left 2 per block, and the
+    /// ViT-S/16 forward core at 512² ran 9 % faster with 48 (alternating in one process).
+    static func defaultBlockRows(_ t: Int, values: Int) -> Int { max(24, values / max(t, 1) / 24 * 24) }
 
     /// Float with head width a multiple of 16 runs `attentionForwardFloat`/`attentionBackwardFloat` (SIMD kernel,
     /// no per-call packing); Double and other widths run the GEMM path (the gradient checker's reference).
