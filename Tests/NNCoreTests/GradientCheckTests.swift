@@ -173,7 +173,7 @@ final class GradientCheckTests: XCTestCase {
 
     /// The Float SIMD attention path (head width a multiple of 16) against the Double GEMM path, which the finite
     /// differences above check: same weights, inputs and upstream gradient; outputs, input gradients and parameter
-    /// gradients agree normwise to 1e-5. Shapes cover head widths 16/32/64 (the 6×64, 4×64, 8×32, 4×32 and 1×16 tiles),
+    /// gradients agree normwise to 1e-5. Shapes cover head widths 16/32/64 (the 6×64, 4×64, 8×32, 4×32, 8×16 and 1×16 tiles),
     /// T not a multiple of 16 (padded panels), several query blocks with a short last one, a padded row stride
     /// (T = 256), and 1 vs 2 workers.
     func testFloatAttentionKernelMatchesDoublePath() {
