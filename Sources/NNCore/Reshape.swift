@@ -94,8 +94,8 @@ public final class Unpatchify<Scalar: NNScalar>: Layer {
 }
 
 /// dst[n, j, i] = (or +=) src[n, i, j] for `batch` matrices [rows, columns], in 32 × 32 tiles (cache-friendly on
-/// both sides); Float moves whole 16 × 16 blocks in registers (`transposeFloat`). Work units are (matrix, 32-row band)
-/// pairs on `nnThreadCount` workers (one [2, 32, 512²] image is two matrices but 16.8 M values).
+/// both sides); Float moves whole 16 × 16 blocks in registers (`transposeFloat`). Work units are (matrix, 32-row band,
+/// column block) triples on `nnThreadCount` workers (one [2, 32, 512²] image is only two matrices but 16.8 M values).
 @_specialize(where Scalar == Float)
 func transposeBatch<Scalar: NNScalar>(_ source: [Scalar], _ destination: inout [Scalar], batch: Int, rows: Int, columns: Int,
                                       accumulate: Bool) {
@@ -103,7 +103,7 @@ func transposeBatch<Scalar: NNScalar>(_ source: [Scalar], _ destination: inout [
     source.withUnsafeBufferPointer { sp in
     destination.withUnsafeMutableBufferPointer { dp in
         let src = sp.baseAddress!, dst = dp.baseAddress!
-        // Bands of one matrix write disjoint rows i of every destination row j; each unit covers all columns.
+        // A unit writes dst[n, j, i] for its own rows i (band) and columns j (block): units never overlap.
         let columnBlocks = max(1, min(columns / tile, 8 * nnThreadCount))
         parallelChunks(batch * bands * columnBlocks, parallel: size * batch >= 1 << 15) { _, range in
             for unit in range {
