@@ -40,14 +40,21 @@ extension Benchmark {
                 // both see the same machine load even when other jobs come and go, and the medians damp the swings.
                 let torch = reference == "torch" ? TorchServer(arguments: [threads, tokens, dim, blocks].map(String.init)) : nil
                 if reference == "torch" && torch == nil { print("PyTorch: not available (pip install torch for the reference); HeadLab only") }
+                /// Lets the side that just ran go idle before the other starts: after a parallel region PyTorch's libgomp
+                /// workers spin for ~5–8 ms (measured: process CPU time during a sleep right after a 2-thread matmul) and
+                /// ours poll for up to `WorkerPool.spinNanoseconds`; without a gap each side's first milliseconds share
+                /// the cores with the other's spinning threads.
+                func settle() { if torch != nil { Thread.sleep(forTimeInterval: 0.03) } }
                 /// Runs `rounds` alternating measurements and prints medians (and the per-round ratio range).
                 func report(_ label: String, _ unit: String, format: String, higherIsBetter: Bool = true,
                             request: String, _ measure: () throws -> Double) throws {
                     var ours: [Double] = [], theirs: [Double] = [], ratios: [Double] = []
                     let cpu0 = hostCPUTicks()
                     for _ in 0..<rounds {
+                        settle()
                         let h = try measure()
                         ours.append(h)
+                        settle()
                         if let t = torch?.measure(request) {
                             theirs.append(t); ratios.append(higherIsBetter ? h / t : t / h)
                         }
@@ -56,7 +63,9 @@ extension Benchmark {
                     if !theirs.isEmpty {
                         let r = higherIsBetter ? median(ours) / median(theirs) : median(theirs) / median(ours)
                         line += "   PyTorch " + String(format: format, median(theirs)) + " \(unit)" + String(format: "   HeadLab/PyTorch speed %.2f×", r)
-                        if ratios.count > 1 { line += String(format: " (rounds %.2f–%.2f)", ratios.min()!, ratios.max()!) }
+                        // The median of per-round ratios pairs each HeadLab round with the PyTorch round run right after it,
+                        // so it is less sensitive than the ratio of medians to host load that drifts between rounds.
+                        if ratios.count > 1 { line += String(format: " (per-round median %.2f×, range %.2f–%.2f)", median(ratios), ratios.min()!, ratios.max()!) }
                     }
                     if let a = cpu0, let b = hostCPUTicks(), b.total > a.total {
                         line += String(format: "   [host steal %.0f %%]", 100 * (b.steal - a.steal) / (b.total - a.total))
@@ -67,12 +76,14 @@ extension Benchmark {
                 // GEMM.
                 let n = gemm
                 if n > 0 {
-                    let a = (0..<(n * n)).map { _ in rng.normal() }, b = (0..<(n * n)).map { _ in rng.normal() }
-                    var c = [Float](repeating: 0, count: n * n)
-                    sgemm(m: n, n: n, k: n, a, b, &c)
+                    // Operands allocated as the layers allocate activations (Tensor: huge-page advice for big buffers).
+                    var a = Tensor<Float>(uninitialized: [n, n]), b = Tensor<Float>(uninitialized: [n, n])
+                    for i in 0..<(n * n) { a.data[i] = rng.normal(); b.data[i] = rng.normal() }
+                    var c = Tensor<Float>(zeros: [n, n])
+                    sgemm(m: n, n: n, k: n, a.data, b.data, &c.data)
                     try report("sgemm \(n)³", "GFLOP/s", format: "%.0f", request: "gemm \(n)") {
                         let reps = 5, t0 = Date()
-                        for _ in 0..<reps { sgemm(m: n, n: n, k: n, a, b, &c) }
+                        for _ in 0..<reps { sgemm(m: n, n: n, k: n, a.data, b.data, &c.data) }
                         return 2 * Double(n * n * n * reps) / Date().timeIntervalSince(t0) / 1e9
                     }
                 }
