@@ -83,7 +83,10 @@ public struct Tensor<Scalar: NNScalar>: Equatable, Sendable {
         self.shape = shape
         let count = shape.reduce(1, *)
         data = [Scalar](unsafeUninitializedCapacity: count) { buffer, initialized in
-            if count > 0 { memset(buffer.baseAddress!, 0, count * MemoryLayout<Scalar>.stride) }
+            if count > 0 {
+                adviseHugePages(buffer.baseAddress!, bytes: count * MemoryLayout<Scalar>.stride)
+                memset(buffer.baseAddress!, 0, count * MemoryLayout<Scalar>.stride)
+            }
             initialized = count
         }
     }
@@ -93,7 +96,10 @@ public struct Tensor<Scalar: NNScalar>: Equatable, Sendable {
     public init(uninitialized shape: [Int]) {
         self.shape = shape
         let count = shape.reduce(1, *)
-        data = [Scalar](unsafeUninitializedCapacity: count) { _, initialized in initialized = count }
+        data = [Scalar](unsafeUninitializedCapacity: count) { buffer, initialized in
+            if count > 0 { adviseHugePages(buffer.baseAddress!, bytes: count * MemoryLayout<Scalar>.stride) }
+            initialized = count
+        }
     }
 
     public init(shape: [Int], data: [Scalar]) {
@@ -205,6 +211,18 @@ extension Layer {
 }
 
 import Dispatch
+
+/// Asks the kernel to back the whole 2 MB pages inside a large buffer with huge pages (transparent huge pages in
+/// `madvise` mode, Debian's default, only serve regions that ask). GEMM packing and the attention kernel walk several
+/// megabytes with row strides; with 4 KB pages that costs TLB misses: OpenBLAS sgemm on huge-page operands measured
+/// 1.3–3 % faster (1024³, 1297 × 384 × 1536, 1297 × 1536 × 384; 1 and 2 threads; 41 alternating rounds). Buffers
+/// under 4 MB are left alone. Best effort: if the kernel refuses (THP disabled), nothing changes.
+@usableFromInline func adviseHugePages(_ base: UnsafeMutableRawPointer, bytes: Int) {
+    let page = 2 << 20
+    guard bytes >= 2 * page else { return }
+    let start = (Int(bitPattern: base) + page - 1) & ~(page - 1), end = (Int(bitPattern: base) + bytes) & ~(page - 1)
+    if end > start { _ = madvise(UnsafeMutableRawPointer(bitPattern: start), end - start, MADV_HUGEPAGE) }
+}
 
 /// Makes glibc keep freed memory for reuse instead of returning it to the kernel: large blocks come from the heap
 /// (below 32 MB, glibc's ceiling for this setting) and the heap top is not trimmed. A training step allocates and

@@ -79,6 +79,34 @@ final class BLASTests: XCTestCase {
     }
 }
 
+final class HugePageTests: XCTestCase {
+    /// Large tensors ask for 2 MB pages: the mapping that holds a fresh 48 MB tensor reports huge pages in
+    /// /proc/self/smaps once it is written (48 MB: above glibc's largest mmap threshold, so fresh pages, not reused heap;
+    /// skipped where transparent huge pages are off).
+    func testLargeTensorsGetHugePages() throws {
+        let mode = (try? String(contentsOfFile: "/sys/kernel/mm/transparent_hugepage/enabled", encoding: .utf8)) ?? "[never]"
+        try XCTSkipIf(mode.contains("[never]"), "transparent huge pages are disabled here")
+        let t = Tensor<Float>(zeros: [12, 1 << 20])
+        // The middle of the buffer: madvise splits the mapping, and its unaligned head keeps 4 KB pages.
+        let address = t.data.withUnsafeBufferPointer { UInt(bitPattern: $0.baseAddress! + $0.count / 2) }
+        // /proc files report size 0, so read to end of file rather than by size.
+        let handle = try XCTUnwrap(FileHandle(forReadingAtPath: "/proc/self/smaps"))
+        let smaps = String(decoding: handle.readDataToEndOfFile(), as: UTF8.self)
+        var inside = false, hugeKB = -1
+        for line in smaps.split(separator: "\n") {
+            let fields = line.split(separator: " ", omittingEmptySubsequences: true)
+            if let range = fields.first, range.contains("-"), fields.count >= 5 {
+                let bounds = range.split(separator: "-").compactMap { UInt($0, radix: 16) }
+                inside = bounds.count == 2 && bounds[0] <= address && address < bounds[1]
+            } else if inside, fields.first == "AnonHugePages:", fields.count >= 2 {
+                hugeKB = Int(fields[1]) ?? -1
+            }
+        }
+        XCTAssertGreaterThanOrEqual(hugeKB, 2048, "the mapping holding a 48 MB tensor has no huge pages")
+        XCTAssertEqual(t.data[12345], 0)
+    }
+}
+
 final class TransposeTests: XCTestCase {
     /// `transposeFloat` (16 × 16 register blocks plus scalar edges) against the definition, overwriting and accumulating,
     /// with row strides wider than the rows (the attention panels' case) and sizes around the block edges; and
