@@ -45,7 +45,7 @@ extension Benchmark {
                 /// ours poll for up to `WorkerPool.spinNanoseconds`; without a gap each side's first milliseconds share
                 /// the cores with the other's spinning threads.
                 func settle() { if torch != nil { Thread.sleep(forTimeInterval: 0.03) } }
-                /// Runs `rounds` alternating measurements and prints medians (and the per-round ratio range).
+                /// Runs `rounds` alternating measurements and prints medians (and the per-round ratios' median and range).
                 func report(_ label: String, _ unit: String, format: String, higherIsBetter: Bool = true,
                             request: String, _ measure: () throws -> Double) throws {
                     var ours: [Double] = [], theirs: [Double] = [], ratios: [Double] = []
