@@ -1,7 +1,7 @@
 """PyTorch CPU reference for `headlab benchmark nn` (same shapes, same thread count, same timing protocol).
 
 Usage: bench_torch.py THREADS TOKENS DIM BLOCKS
-A server: prints "ready", then answers one request per stdin line with one number per stdout line, so HeadLab
+A server: prints "ready" and a description (PyTorch's version, the BLAS it was built with, its CPU capability), then answers one request per stdin line with one number per stdout line, so HeadLab
 can alternate its own measurements with PyTorch's on a warm process (models are built once and cached):
   gemm N                    -> GFLOP/s of an N×N×N sgemm (5 products after one warm-up)
   head BATCH                -> seconds of the faster of two head training steps (one warm-up step on first use)
@@ -214,7 +214,13 @@ def answer(words):
         return images_per_second(models[name], size, b)
     raise ValueError(f"unknown request {' '.join(words)}")
 
-print("ready", flush=True)
+def describe():
+    config = torch.__config__.show()
+    blas = next((w.split("=", 1)[1].rstrip(",") for w in config.split() if w.startswith("BLAS_INFO=")), "unknown")
+    capability = next((l.split(":", 1)[1].strip() for l in config.splitlines() if "CPU capability" in l), "unknown")
+    return f"PyTorch {torch.__version__}, GEMM: {blas}, CPU capability {capability}, {torch.get_num_threads()} threads"
+
+print("ready", describe(), flush=True)
 for line in sys.stdin:
     words = line.split()
     if not words: continue

@@ -31,5 +31,8 @@ func forEachGemmPiece(m: Int, n: Int, k: Int, _ body: (_ i0: Int, _ rows: Int, _
     }
 }
 
-/// OpenBLAS's build configuration and the kernel core it picked (e.g. "Haswell", "SkylakeX").
+/// The kernel core OpenBLAS picked (e.g. "Haswell", "SkylakeX").
 public var blasCoreName: String { String(cString: openblas_get_corename()) }
+
+/// OpenBLAS's version and build configuration, e.g. "OpenBLAS 0.3.21 DYNAMIC_ARCH NO_AFFINITY SkylakeX MAX_THREADS=64".
+public var blasConfiguration: String { String(cString: openblas_get_config()).trimmingCharacters(in: .whitespaces) }

@@ -35,11 +35,15 @@ extension Benchmark {
                 }
                 guard rounds > 0 else { throw ValidationError("--rounds: must be positive") }
                 guard ["torch", "none"].contains(reference) else { throw ValidationError("--reference: '\(reference)' is not torch or none") }
-                print("OpenBLAS core: \(blasCoreName), threads \(threads), \(rounds) round(s) per item (medians; host steal = share of CPU time the hypervisor took during the item)")
                 // PyTorch runs in one warm server process; each round measures HeadLab, then PyTorch on the same item, so
                 // both see the same machine load even when other jobs come and go, and the medians damp the swings.
                 let torch = reference == "torch" ? TorchServer(arguments: [threads, tokens, dim, blocks].map(String.init)) : nil
-                if reference == "torch" && torch == nil { print("PyTorch: not available (pip install torch for the reference); HeadLab only") }
+                // The GEMM libraries decide most ratios and rank differently per CPU (MKL is tuned for Intel; OpenBLAS's
+                // SkylakeX kernels beat it on AMD Zen), so every report names the CPU and both libraries.
+                print("CPU: \(cpuModelName() ?? "unknown"), threads \(threads), \(rounds) round(s) per item (medians; host steal = share of CPU time the hypervisor took during the item)")
+                print("HeadLab GEMM: \(blasConfiguration)" + (blasConfiguration.contains(blasCoreName) ? "" : " (kernels: \(blasCoreName))"))
+                if let torch { print("PyTorch: \(torch.description)") }
+                else if reference == "torch" { print("PyTorch: not available (pip install torch for the reference); HeadLab only") }
                 /// Lets the side that just ran go idle before the other starts: after a parallel region PyTorch's libgomp
                 /// workers spin for ~5–8 ms (measured: process CPU time during a sleep right after a 2-thread matmul) and
                 /// ours poll for up to `WorkerPool.spinNanoseconds`; without a gap each side's first milliseconds share
@@ -151,6 +155,20 @@ extension Benchmark {
             }
         }
 
+        /// The first "model name" of /proc/cpuinfo with its vendor id, or nil off Linux.
+        func cpuModelName() -> String? {
+            // Read through FileHandle: /proc files report size 0, which String(contentsOfFile:) may take at its word.
+            guard let handle = FileHandle(forReadingAtPath: "/proc/cpuinfo") else { return nil }
+            defer { try? handle.close() }
+            let lines = String(decoding: handle.readDataToEndOfFile(), as: UTF8.self).split(separator: "\n")
+            func field(_ key: String) -> String? {
+                guard let line = lines.first(where: { $0.hasPrefix(key) }), let colon = line.firstIndex(of: ":") else { return nil }
+                return line[line.index(after: colon)...].trimmingCharacters(in: .whitespaces)
+            }
+            guard let model = field("model name") else { return nil }
+            return field("vendor_id").map { "\(model) (\($0))" } ?? model
+        }
+
         /// Cumulative CPU ticks of the machine and the part the hypervisor stole (/proc/stat), or nil off Linux. A high
         /// steal share means the VM's vCPUs waited for the host: ratios measured then are noisy, whatever the medians.
         func hostCPUTicks() -> (total: Double, steal: Double)? {
@@ -227,6 +245,8 @@ final class TorchServer {
     private let process = Process()
     private let input = Pipe(), output = Pipe()
     private var pending = Data()
+    /// What the server said of itself after "ready": PyTorch's version, the BLAS it was built with, its CPU capability.
+    private(set) var description = ""
 
     /// Starts the server; nil when python3 or torch is missing (it never prints "ready").
     init?(arguments: [String]) {
@@ -235,7 +255,8 @@ final class TorchServer {
         process.arguments = ["python3", script] + arguments
         signal(SIGPIPE, SIG_IGN)  // a server that died answers nil, not a killed benchmark
         process.standardInput = input; process.standardOutput = output; process.standardError = FileHandle.nullDevice
-        guard (try? process.run()) != nil, readLine() == "ready" else { return nil }
+        guard (try? process.run()) != nil, let ready = readLine(), ready == "ready" || ready.hasPrefix("ready ") else { return nil }
+        description = String(ready.dropFirst("ready".count)).trimmingCharacters(in: .whitespaces)
     }
 
     deinit {
