@@ -258,16 +258,7 @@ public final class Conv2d<Scalar: NNScalar>: Layer {
             }
         } } } } }
         addPartials(partial, workers: workers, into: &weight.grad)
-        if let b = bias {
-            dy.data.withUnsafeBufferPointer { dyp in
-                for s in 0..<n { for o in 0..<outChannels {
-                    var acc: Scalar = 0
-                    let base = (s * outChannels + o) * hw
-                    for i in 0..<hw { acc += dyp[base + i] }
-                    b.grad.data[o] += acc
-                } }
-            }
-        }
+        if let b = bias { addChannelSums(dy, samples: n, channels: outChannels, planeSize: hw, into: &b.grad) }
     }
 }
 
@@ -336,23 +327,27 @@ public final class ConvTranspose2d<Scalar: NNScalar>: Layer {
             weight.value.data.withUnsafeBufferPointer { wp in
                 y.data.withUnsafeMutableBufferPointer { yp in
                     let xBase = xp.baseAddress!, wBase = wp.baseAddress!, yBase = yp.baseAddress!
+                    let biasValues = bias?.value.data   // [Cout]
                     parallelChunks(n) { _, samples in   // samples write disjoint outputs
                         var columns = [Scalar](repeating: 0, count: k * hw)   // [Cout/g·kh·kw, H·W] per worker
                         columns.withUnsafeMutableBufferPointer { cp in
-                            for s in samples { for gr in 0..<groups {
-                                // col[k, hw] = W_gᵀ[k, cinG] · x_g[cinG, hw]
-                                Scalar.gemm(transposeA: true, transposeB: false, m: k, n: hw, k: cinG, alpha: 1,
-                                            wBase + gr * cinG * k, lda: k, xBase + (s * inChannels + gr * cinG) * hw, ldb: hw,
-                                            beta: 0, cp.baseAddress!, ldc: hw)
-                                col2imAccumulate(g, UnsafePointer(cp.baseAddress!), yBase + (s * outChannels + gr * coutG) * ohw)
-                            } }
+                            for s in samples {
+                                for gr in 0..<groups {
+                                    // col[k, hw] = W_gᵀ[k, cinG] · x_g[cinG, hw]
+                                    Scalar.gemm(transposeA: true, transposeB: false, m: k, n: hw, k: cinG, alpha: 1,
+                                                wBase + gr * cinG * k, lda: k, xBase + (s * inChannels + gr * cinG) * hw, ldb: hw,
+                                                beta: 0, cp.baseAddress!, ldc: hw)
+                                    col2imAccumulate(g, UnsafePointer(cp.baseAddress!), yBase + (s * outChannels + gr * coutG) * ohw)
+                                }
+                                // The bias after the sample's last scatter, on the same worker (the order of a separate pass).
+                                if let biasValues {
+                                    for o in 0..<outChannels {
+                                        let bo = biasValues[o], plane = yBase + (s * outChannels + o) * ohw
+                                        for i in 0..<ohw { plane[i] += bo }
+                                    }
+                                }
+                            }
                         }
-                    }
-                    if let b = bias {
-                        for s in 0..<n { for o in 0..<outChannels {
-                            let bo = b.value.data[o], base = (s * outChannels + o) * ohw
-                            for i in 0..<ohw { yp[base + i] += bo }
-                        } }
                     }
                 }
             }
@@ -395,17 +390,27 @@ public final class ConvTranspose2d<Scalar: NNScalar>: Layer {
             }
         } } } } }
         addPartials(partial, workers: workers, into: &weight.grad)
-        if let b = bias {
-            dy.data.withUnsafeBufferPointer { dyp in
-                for s in 0..<n { for o in 0..<outChannels {
-                    var acc: Scalar = 0
-                    let base = (s * outChannels + o) * ohw
-                    for i in 0..<ohw { acc += dyp[base + i] }
-                    b.grad.data[o] += acc
-                } }
+        if let b = bias { addChannelSums(dy, samples: n, channels: outChannels, planeSize: ohw, into: &b.grad) }
+    }
+}
+
+/// grad[o] += Σ_s Σ_i dy[s, o, i] for dy [N, C, planeSize] (a convolution's bias gradient): each (s, o) plane summed
+/// on the workers (`elementSum`: 16 lanes for Float), then the plane sums added in sample order — the same bits for any
+/// worker count.
+@_specialize(where Scalar == Float)
+func addChannelSums<Scalar: NNScalar>(_ dy: Tensor<Scalar>, samples n: Int, channels: Int, planeSize: Int,
+                                      into grad: inout Tensor<Scalar>) {
+    if n * channels * planeSize == 0 { return }
+    var sums = [Scalar](repeating: 0, count: n * channels)   // [N, C]
+    dy.data.withUnsafeBufferPointer { dyp in
+        sums.withUnsafeMutableBufferPointer { sp in
+            let base = dyp.baseAddress!, out = sp.baseAddress!
+            parallelChunks(n * channels, parallel: n * channels * planeSize >= 1 << 16) { _, planes in
+                for p in planes { out[p] = elementSum(base + p * planeSize, count: planeSize) }
             }
         }
     }
+    for s in 0..<n { for o in 0..<channels { grad.data[o] += sums[s * channels + o] } }
 }
 
 /// grad += Σ_w partial[w] in worker order (deterministic for a given worker count).

@@ -15,9 +15,16 @@ public struct NonFiniteError: Error, CustomStringConvertible, Equatable {
 @_specialize(where S == Float)
 public func checkFinite<S: NNScalar>(_ values: [S], name: String, context: String = "") throws {
     try values.withUnsafeBufferPointer { p in
-        // Fast path: a sum of a finite array times zero is zero; any NaN/Inf poisons it.
-        var probe: S = 0
-        for v in p { probe += v * 0 }
+        // Fast path: a sum of a finite array times zero is zero; any NaN/Inf poisons it. Float in 16 lanes (one
+        // dependent add per 16 values instead of per value: this check reads every gradient before each AdamW step).
+        var probe: S = 0, start = 0
+        if S.self == Float.self, let base = p.baseAddress {
+            let raw = UnsafeRawPointer(base)
+            var lanes = SIMD16<Float>(repeating: 0)
+            while start + 16 <= p.count { lanes += raw.loadUnaligned(fromByteOffset: 4 * start, as: SIMD16<Float>.self) * 0; start += 16 }
+            probe = unsafeBitCast(horizontalSum(lanes), to: S.self)
+        }
+        for i in start..<p.count { probe += p[i] * 0 }
         if probe == 0 { return }
         for (i, v) in p.enumerated() where !v.isFinite {
             throw NonFiniteError(name: name, index: i, value: Double(v), context: context)

@@ -64,7 +64,7 @@ public final class Linear<Scalar: NNScalar>: Layer {
             }
             if let b = bias {
                 b.grad.data.withUnsafeMutableBufferPointer { dbp in
-                    addRows(dyp.baseAddress!, rows: rows, count: outFeatures, into: dbp.baseAddress!)
+                    addRowSums(dyp.baseAddress!, rows: rows, count: outFeatures, into: dbp.baseAddress!)
                 }
             }
             weight.value.data.withUnsafeBufferPointer { wp in
@@ -76,6 +76,27 @@ public final class Linear<Scalar: NNScalar>: Layer {
                 }
             }
         }
+    }
+}
+
+/// Rows per block of `addRowSums` (fixed, so the bits do not depend on the worker count).
+let rowSumBlock = 256
+
+/// sum[o] += Σ_r rows[r·count + o] (the bias gradient): blocks of `rowSumBlock` rows summed on the workers (`addRows`
+/// each), then the block sums added in block order. The same bits for any worker count; a single block is `addRows`.
+func addRowSums<Scalar: NNScalar>(_ rows: UnsafePointer<Scalar>, rows n: Int, count: Int, into sum: UnsafeMutablePointer<Scalar>) {
+    let blocks = (n + rowSumBlock - 1) / rowSumBlock
+    if blocks <= 1 { addRows(rows, rows: n, count: count, into: sum); return }
+    var partial = [Scalar](repeating: 0, count: blocks * count)   // [blocks, count]
+    partial.withUnsafeMutableBufferPointer { pp in
+        let base = pp.baseAddress!
+        parallelChunks(blocks, parallel: n * count >= 1 << 15, chunksPerThread: 4) { _, range in
+            for b in range {
+                let r0 = b * rowSumBlock
+                addRows(rows + r0 * count, rows: min(n, r0 + rowSumBlock) - r0, count: count, into: base + b * count)
+            }
+        }
+        addRows(UnsafePointer(base), rows: blocks, count: count, into: sum)
     }
 }
 

@@ -52,22 +52,28 @@ public final class AdamW<Scalar: NNScalar> {
             p.grad.data.withUnsafeBufferPointer { g in
             m[k].withUnsafeMutableBufferPointer { mp in
             v[k].withUnsafeMutableBufferPointer { vp in
-                var start = 0
-                if Scalar.self == Float.self {   // 16 lanes (the scalar loop stays scalar: the four arrays might alias)
-                    start = adamWFloat16(w: UnsafeMutableRawPointer(w.baseAddress!), g: UnsafeRawPointer(g.baseAddress!),
-                                         m: UnsafeMutableRawPointer(mp.baseAddress!), v: UnsafeMutableRawPointer(vp.baseAddress!),
-                                         count: w.count, decay: unsafeBitCast(decay, to: Float.self),
-                                         beta1: unsafeBitCast(b1, to: Float.self), beta2: unsafeBitCast(b2, to: Float.self),
-                                         bias2Sqrt: unsafeBitCast(bias2Sqrt, to: Float.self), eps: unsafeBitCast(e, to: Float.self),
-                                         stepSize: unsafeBitCast(stepSize, to: Float.self))
+                let wBase = w.baseAddress!, gBase = g.baseAddress!, mBase = mp.baseAddress!, vBase = vp.baseAddress!
+                // Elementwise, so slicing over the workers gives the same bits (memory-bound: 4 streams per element).
+                let update = { (range: Range<Int>) in
+                    var start = range.lowerBound
+                    if Scalar.self == Float.self {   // 16 lanes (the scalar loop stays scalar: the four arrays might alias)
+                        let o = 4 * range.lowerBound
+                        start += self.adamWFloat16(w: UnsafeMutableRawPointer(wBase) + o, g: UnsafeRawPointer(gBase) + o,
+                                                   m: UnsafeMutableRawPointer(mBase) + o, v: UnsafeMutableRawPointer(vBase) + o,
+                                                   count: range.count, decay: unsafeBitCast(decay, to: Float.self),
+                                                   beta1: unsafeBitCast(b1, to: Float.self), beta2: unsafeBitCast(b2, to: Float.self),
+                                                   bias2Sqrt: unsafeBitCast(bias2Sqrt, to: Float.self), eps: unsafeBitCast(e, to: Float.self),
+                                                   stepSize: unsafeBitCast(stepSize, to: Float.self))
+                    }
+                    for i in start..<range.upperBound {
+                        wBase[i] *= decay
+                        mBase[i] += (1 - b1) * (gBase[i] - mBase[i])
+                        vBase[i] = vBase[i] * b2 + (1 - b2) * gBase[i] * gBase[i]
+                        let denom = vBase[i].squareRoot() / bias2Sqrt + e
+                        wBase[i] -= stepSize * (mBase[i] / denom)
+                    }
                 }
-                for i in start..<w.count {
-                    w[i] *= decay
-                    mp[i] += (1 - b1) * (g[i] - mp[i])
-                    vp[i] = vp[i] * b2 + (1 - b2) * g[i] * g[i]
-                    let denom = vp[i].squareRoot() / bias2Sqrt + e
-                    w[i] -= stepSize * (mp[i] / denom)
-                }
+                parallelSlices(w.count, update)
             } } } }
         }
     }

@@ -85,7 +85,7 @@ public struct Tensor<Scalar: NNScalar>: Equatable, Sendable {
         data = [Scalar](unsafeUninitializedCapacity: count) { buffer, initialized in
             if count > 0 {
                 adviseHugePages(buffer.baseAddress!, bytes: count * MemoryLayout<Scalar>.stride)
-                memset(buffer.baseAddress!, 0, count * MemoryLayout<Scalar>.stride)
+                zeroFill(UnsafeMutableRawPointer(buffer.baseAddress!), bytes: count * MemoryLayout<Scalar>.stride)
             }
             initialized = count
         }
@@ -132,7 +132,7 @@ public struct Tensor<Scalar: NNScalar>: Equatable, Sendable {
     @_specialize(where Scalar == Float)
     public mutating func zero() {
         data.withUnsafeMutableBufferPointer { p in
-            for i in p.indices { p[i] = 0 }
+            if let base = p.baseAddress { zeroFill(UnsafeMutableRawPointer(base), bytes: p.count * MemoryLayout<Scalar>.stride) }
         }
     }
 
@@ -264,6 +264,16 @@ func parallelSlices(_ count: Int, _ body: (Range<Int>) -> Void) {
             let lo = (count * s / slices) & ~63, hi = s == slices - 1 ? count : (count * (s + 1) / slices) & ~63
             body(lo..<hi)
         }
+    }
+}
+
+/// memset(p, 0, bytes), in slices on the workers for large buffers (gradient buffers of a few MB are zeroed on every
+/// backward; one core's memset leaves the other idle).
+@usableFromInline
+func zeroFill(_ p: UnsafeMutableRawPointer, bytes: Int) {
+    parallelSlices(bytes >> 2) { words in
+        let end = words.upperBound == bytes >> 2 ? bytes : 4 * words.upperBound
+        memset(p + 4 * words.lowerBound, 0, end - 4 * words.lowerBound)
     }
 }
 
