@@ -1,8 +1,9 @@
 """PyTorch CPU reference for `headlab benchmark nn` (same shapes, same thread count, same timing protocol).
 
 Usage: bench_torch.py THREADS TOKENS DIM BLOCKS
-A server: prints "ready" and a description (PyTorch's version, the BLAS it was built with, its CPU capability), then answers one request per stdin line with one number per stdout line, so HeadLab
-can alternate its own measurements with PyTorch's on a warm process (models are built once and cached):
+A server: prints "ready" and a description (PyTorch's version, the BLAS it was built with, its CPU capability),
+then answers one request per stdin line with one number per stdout line, so HeadLab can alternate its own
+measurements with PyTorch's on a warm process (models are built once and cached):
   gemm N                    -> GFLOP/s of an N×N×N sgemm (5 products after one warm-up)
   head BATCH                -> seconds of the faster of two head training steps (one warm-up step on first use)
   backbone NAME SIZE BATCH  -> images/s of a forward pass (one warm-up call, then ≥ 2 calls and ≥ 1.5 s)

@@ -76,8 +76,8 @@ public struct Tensor<Scalar: NNScalar>: Equatable, Sendable {
     public var data: [Scalar]
 
     /// A tensor of zeros. (Inlinable so that other modules get a specialised fill, not a per-element generic copy.)
-    /// One memset (0.0 is all-zero bits in IEEE formats): `[Scalar](repeating: 0, …)` in an unspecialised context
-    /// copies element by element through the value witness.
+    /// One memset (0.0 is all-zero bits in IEEE formats; `zeroFill` slices large ones over the workers):
+    /// `[Scalar](repeating: 0, …)` in an unspecialised context copies element by element through the value witness.
     @inlinable
     public init(zeros shape: [Int]) {
         self.shape = shape
